@@ -1,0 +1,168 @@
+"""Stage-1 throughput: pages/s/core for the whole per-page path, and where the time goes.
+
+    python bench/extract.py [--pages 400] [--page-kb 150] [--fidelity-pages 80]
+
+Runs the same core steps the Beam job runs (read -> pre-filter -> decode -> extract ->
+language ID -> quality filters -> KOSMOS-1 sampling), in one process on one core, over
+(1) the generated crawl padded to real-sized pages (~150 KB HTML, like Common Crawl pages
+with inline scripts, styles and mega-menus) and (2) the real archives in ../shared/data/warc
+when present. Times are CPU seconds (``time.process_time``), so other load on the machine
+inflates them less than wall time would.
+
+``parse`` is measured in a separate pass (a bare lexbor parse of the same decoded HTML) and
+is reported as the part of ``extract`` spent parsing; ``extract`` in the end-to-end total
+includes it. Peak RSS is the process's high-water mark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import resource
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from selectolax.lexbor import LexborHTMLParser
+
+from kosmos_data.decode import DecodeError, decode_html
+from kosmos_data.extract import ExtractConfig, ExtractionError, make_extractor
+from kosmos_data.filters.langid import LangIdConfig, LanguageIdentifier
+from kosmos_data.filters.quality import QualityConfig, check_document, clean_segments
+from kosmos_data.prefilter import PrefilterConfig, prefilter
+from kosmos_data.records import RawPage
+from kosmos_data.samplecrawl import SampleCrawlConfig, generate_crawl
+from kosmos_data.sampling import SamplingConfig, cap_images, require_images, sample_single_image
+from kosmos_data.warc import ReadConfig, iter_records
+
+STEPS = ("read", "prefilter", "decode", "extract", "langid", "filters")
+clock = time.process_time
+
+
+def run_path(paths: list[str], mode: str, max_pages: int | None = None) -> dict:
+    extractor = make_extractor(ExtractConfig(mode=mode, timeout_s=30.0))
+    lid = LanguageIdentifier(LangIdConfig())
+    lid.setup()
+    pre_cfg, q_cfg, s_cfg = PrefilterConfig(), QualityConfig(), SamplingConfig()
+    t = defaultdict(float)
+    n = defaultdict(int)
+    decoded = []
+    for path in paths:
+        with open(path, "rb") as f:
+            t0 = clock()
+            records = list(iter_records(f, path, ReadConfig()))
+            t["read"] += clock() - t0
+        for rec in records:
+            n["records"] += 1
+            if not isinstance(rec, RawPage):
+                continue
+            if rec.record_type == "response" and rec.mime_type in ("text/html", None):
+                n["pages"] += 1
+                n["html_bytes"] += len(rec.payload)
+            t0 = clock()
+            verdict = prefilter(rec, pre_cfg)
+            t["prefilter"] += clock() - t0
+            if verdict is not None:
+                continue
+            if max_pages is not None and n["extracted"] >= max_pages:
+                continue
+            t0 = clock()
+            try:
+                page = decode_html(rec)
+            except DecodeError:
+                continue
+            t["decode"] += clock() - t0
+            decoded.append(page.html)
+            t0 = clock()
+            try:
+                doc = extractor.extract(page)
+            except ExtractionError:
+                continue
+            t["extract"] += clock() - t0
+            n["extracted"] += 1
+            t0 = clock()
+            ok = lid(doc) is None
+            t["langid"] += clock() - t0
+            if not ok:
+                continue
+            t0 = clock()
+            clean_segments(doc, q_cfg)
+            if check_document(doc, q_cfg) is None:
+                cap_images(doc, s_cfg)
+                if (require_images(doc, s_cfg) or sample_single_image(doc, s_cfg)) is None:
+                    n["kept"] += 1
+            t["filters"] += clock() - t0
+    t0 = clock()
+    for html in decoded:
+        LexborHTMLParser(html)
+    t["parse"] = clock() - t0
+    return {"t": dict(t), "n": dict(n)}
+
+
+def report(title: str, res: dict, limited: bool = False) -> None:
+    t, n = res["t"], res["n"]
+    total = sum(t[s] for s in STEPS if s in t)
+    pages = n.get("pages", 0)
+    print(f"\n{title}")
+    print(
+        f"  records {n.get('records', 0):,}  html pages {pages:,} "
+        f"(mean {n.get('html_bytes', 0) / max(pages, 1) / 1024:.0f} KB)  "
+        f"extracted {n.get('extracted', 0):,}  kept {n.get('kept', 0):,}"
+    )
+    if not limited:
+        print(
+            f"  end to end: {pages / total:,.0f} pages/s/core  ({total * 1000 / pages:.2f} ms/page)"
+        )
+    for s in STEPS:
+        if s in t:
+            share = 100 * t[s] / total
+            print(f"  {s:<10} {t[s]:7.3f} s  {share:5.1f}%")
+            if s == "extract" and t.get("extract"):
+                per = t["extract"] * 1000 / max(n.get("extracted", 1), 1)
+                print(
+                    f"    of which parse {t['parse']:.3f} s (bare lexbor parse, separate pass); "
+                    f"{per:.2f} ms per extracted page"
+                )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--pages", type=int, default=400)
+    ap.add_argument("--page-kb", type=int, default=150)
+    ap.add_argument("--fidelity-pages", type=int, default=80, help="extracted pages, fidelity")
+    ap.add_argument("--shared", default=str(Path(__file__).resolve().parents[1].parent / "shared"))
+    args = ap.parse_args(argv)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = SampleCrawlConfig(num_pages=args.pages, num_files=2, seed=1, page_kb=args.page_kb)
+        paths = [str(p) for p in generate_crawl(tmp, cfg)]
+        print(f"corpus: generated crawl, {args.pages} pages padded to ~{args.page_kb} KB")
+        fast = run_path(paths, "fast")
+        report("fast extractor, generated real-sized pages", fast)
+        fid = run_path(paths, "fidelity", max_pages=args.fidelity_pages)
+        report(
+            f"fidelity extractor (first {args.fidelity_pages} extracted pages; time shares only)",
+            fid,
+            limited=True,
+        )
+        per = fid["t"]["extract"] * 1000 / max(fid["n"].get("extracted", 1), 1)
+        other = sum(v for k, v in fid["t"].items() if k in STEPS and k != "extract")
+        est = 1000 / (per + other * 1000 / max(fid["n"].get("extracted", 1), 1))
+        print(f"  fidelity: {per:.1f} ms per extracted page -> ~{est:,.0f} extracted pages/s/core")
+
+    real = sorted(glob.glob(str(Path(args.shared) / "data/warc/dolma/*.warc.gz")))
+    real += sorted(glob.glob(str(Path(args.shared) / "data/warc/commoncrawl/*.warc.gz")))
+    if real:
+        report(
+            "fast extractor, real archives (../shared/data/warc dolma + commoncrawl)",
+            run_path(real, "fast"),
+        )
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\npeak RSS: {peak:.0f} MiB   (python {sys.version.split()[0]}, 1 process)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

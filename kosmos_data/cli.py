@@ -1,0 +1,131 @@
+"""``kosmos-data``: the command line.
+
+    kosmos-data run interleaved --input 'crawl/*.warc.gz' --output runs/r1 [Beam flags]
+    kosmos-data demo [--output demo-output] [--pages 400]
+    kosmos-data sample-crawl --output DIR [--pages N] [--page-kb K]
+    kosmos-data funnel RUN_DIR
+
+Beam is imported only when a pipeline runs (lazily, in ``pipelines``), so the core stays
+Beam-free and ``kosmos-data funnel`` starts instantly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+JOBS = ("interleaved",)
+
+
+def _cmd_run(argv: list[str]) -> int:
+    if not argv or argv[0] not in JOBS:
+        print(f"usage: kosmos-data run {{{','.join(JOBS)}}} [flags]  (-h for a job's flags)")
+        return 2
+    job, rest = argv[0], argv[1:]
+    if job == "interleaved":
+        from pipelines import interleaved
+
+        return interleaved.main(rest)
+    return 2
+
+
+def _cmd_funnel(args: argparse.Namespace) -> int:
+    from kosmos_data.funnel import format_funnel_table
+
+    path = Path(args.run_dir) / "funnel.json"
+    if not path.exists():
+        print(f"error: {path} not found (is {args.run_dir} a run directory?)", file=sys.stderr)
+        return 2
+    print(format_funnel_table(json.loads(path.read_text())))
+    return 0
+
+
+def _cmd_sample_crawl(args: argparse.Namespace) -> int:
+    from kosmos_data.samplecrawl import SampleCrawlConfig, generate_crawl
+
+    cfg = SampleCrawlConfig(
+        num_pages=args.pages, num_files=args.files, seed=args.seed, page_kb=args.page_kb
+    )
+    for p in generate_crawl(args.output, cfg):
+        print(p)
+    return 0
+
+
+def _preview(run_dir: Path, n: int = 1) -> str:
+    from kosmos_data.outputs import read_parquet_dir
+
+    table = read_parquet_dir(str(run_dir / "docs"))
+    if table.num_rows == 0:
+        return "(no documents kept)"
+    row = table.slice(0, n).to_pylist()[0]
+    parts = []
+    for text, image in zip(row["texts"], row["images"], strict=True):
+        if image is not None:
+            parts.append(f"  [image] {image}")
+        else:
+            snippet = " ".join(text.split())
+            parts.append(f"  [text]  {snippet[:100]}{'…' if len(snippet) > 100 else ''}")
+    return f"{row['url']}\n" + "\n".join(parts)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from kosmos_data.samplecrawl import SampleCrawlConfig, generate_crawl
+    from pipelines import interleaved
+
+    out = Path(args.output)
+    crawl_dir = out / "crawl"
+    t0 = time.monotonic()
+    paths = generate_crawl(crawl_dir, SampleCrawlConfig(num_pages=args.pages, seed=args.seed))
+    print(f"generated sample crawl: {len(paths)} WARC file(s) in {crawl_dir}")
+    run_dir = out / "interleaved"
+    argv = [
+        "--input", str(crawl_dir / "*.warc.gz"),
+        "--output", str(run_dir),
+        "--overwrite",
+        "--runner", "DirectRunner",
+    ]  # fmt: skip
+    code = interleaved.main(argv)
+    print(f"\nfirst kept document ({run_dir / 'docs'}):")
+    print(_preview(run_dir))
+    print(f"\nrun directory: {run_dir}  ({time.monotonic() - t0:.1f}s)")
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["run"]:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        return _cmd_run(argv[1:])
+
+    parser = argparse.ArgumentParser(prog="kosmos-data", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("run", help="run a pipeline: kosmos-data run interleaved --help")
+
+    d = sub.add_parser("demo", help="generate a sample crawl and run the interleaved job on it")
+    d.add_argument("--output", default="demo-output")
+    d.add_argument("--pages", type=int, default=400)
+    d.add_argument("--seed", type=int, default=0)
+
+    s = sub.add_parser("sample-crawl", help="write the generated sample crawl")
+    s.add_argument("--output", required=True)
+    s.add_argument("--pages", type=int, default=400)
+    s.add_argument("--files", type=int, default=2)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--page-kb", type=int, default=0, help="pad pages to ~K KB (bench)")
+
+    f = sub.add_parser("funnel", help="print a run's funnel table")
+    f.add_argument("run_dir")
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    return {"demo": _cmd_demo, "sample-crawl": _cmd_sample_crawl, "funnel": _cmd_funnel}[args.cmd](
+        args
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,130 @@
+"""The funnel: where every record went, stage by stage.
+
+Every record read from an archive ends in exactly one of three places: a kept document,
+a ``Dropped`` record (a filter removed it on purpose, with a reason) or a ``DeadLetter``
+(it could not be processed). The funnel counts each independently — records in are counted
+by the reader per file, not derived from the outputs — so the identity
+
+    records_in == kept + dropped + dead_lettered
+
+is a real check of the pipeline, reported as ``balanced`` in ``funnel.json``.
+
+Counts arrive as ``(kind, stage, reason) -> n`` pairs, which any runner can compute with a
+per-key sum; this module turns them into the report and a paper-style table (cf. the
+KOSMOS-1 paper's "~2B pages -> ~71M documents" description of its interleaved corpus).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+#: Kinds of accounting events (the first element of a count key).
+RECORDS_IN = "records_in"
+FILES = "files"
+KEPT = "kept"
+DROPPED = "dropped"
+DEAD_LETTER = "dead_letter"
+IMAGE_DROPPED = "image_dropped"
+NODE_REMOVED = "node_removed"
+IMAGES_KEPT = "images_kept"
+
+#: Stage order of the interleaved pipeline, for the table.
+INTERLEAVED_STAGES: tuple[str, ...] = (
+    "read",
+    "prefilter",
+    "decode",
+    "extract",
+    "langid",
+    "quality",
+    "sampling",
+)
+
+CountKey = tuple[str, str, str]
+
+
+def build_funnel(
+    counts: Mapping[CountKey, int],
+    stage_order: Sequence[str] = INTERLEAVED_STAGES,
+    extra: Mapping[str, object] | None = None,
+) -> dict[str, object]:
+    """Assemble ``funnel.json`` from per-key counts.
+
+    Stages not in ``stage_order`` are appended in sorted order, so a new stage can never be
+    silently left out of the table.
+    """
+
+    def by(kind: str) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for (k, stage, reason), n in counts.items():
+            if k == kind:
+                out.setdefault(stage, {})[reason] = out.get(stage, {}).get(reason, 0) + n
+        return {s: dict(sorted(r.items())) for s, r in sorted(out.items())}
+
+    def total(kind: str) -> int:
+        return sum(n for (k, _, _), n in counts.items() if k == kind)
+
+    records_in = total(RECORDS_IN)
+    kept = total(KEPT)
+    dropped = by(DROPPED)
+    dead = by(DEAD_LETTER)
+    n_dropped = sum(sum(r.values()) for r in dropped.values())
+    n_dead = sum(sum(r.values()) for r in dead.values())
+
+    stages = list(stage_order) + sorted((set(dropped) | set(dead)) - set(stage_order))
+    table = []
+    remaining = records_in
+    for stage in stages:
+        d = sum(dropped.get(stage, {}).values())
+        x = sum(dead.get(stage, {}).values())
+        table.append(
+            {
+                "stage": stage,
+                "in": remaining,
+                "dropped": d,
+                "dead_letter": x,
+                "out": remaining - d - x,
+                "reasons": {
+                    **dropped.get(stage, {}),
+                    **{f"dead:{r}": n for r, n in dead.get(stage, {}).items()},
+                },
+            }
+        )
+        remaining -= d + x
+
+    funnel: dict[str, object] = {
+        "files": total(FILES),
+        "records_in": records_in,
+        "kept": kept,
+        "dropped": {"total": n_dropped, "by_stage": dropped},
+        "dead_letter": {"total": n_dead, "by_stage": dead},
+        "balanced": records_in == kept + n_dropped + n_dead,
+        "stages": table,
+        "images": {
+            "kept": total(IMAGES_KEPT),
+            "dropped_by_reason": {
+                r: n for stage_counts in by(IMAGE_DROPPED).values() for r, n in stage_counts.items()
+            },
+        },
+        "nodes_removed": by(NODE_REMOVED),
+    }
+    if extra:
+        funnel.update(extra)
+    return funnel
+
+
+def format_funnel_table(funnel: Mapping[str, object]) -> str:
+    """A plain-text table that can be pasted into a paper or an issue."""
+    lines = [f"{'stage':<12} {'in':>12} {'dropped':>10} {'dead':>8} {'out':>12}  top reasons"]
+    for row in funnel["stages"]:  # type: ignore[union-attr]
+        reasons = sorted(row["reasons"].items(), key=lambda kv: (-kv[1], kv[0]))[:4]
+        top = ", ".join(f"{r}={n}" for r, n in reasons)
+        lines.append(
+            f"{row['stage']:<12} {row['in']:>12,} {row['dropped']:>10,} "
+            f"{row['dead_letter']:>8,} {row['out']:>12,}  {top}"
+        )
+    lines.append(
+        f"records in {funnel['records_in']:,} = kept {funnel['kept']:,} + dropped "
+        f"{funnel['dropped']['total']:,} + dead-lettered {funnel['dead_letter']['total']:,}"  # type: ignore[index]
+        f"  [{'balanced' if funnel['balanced'] else 'NOT BALANCED'}]"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,147 @@
+"""Uniform, Beam-free steps of the interleaved pipeline.
+
+Each step is a small picklable object with ``name`` (the funnel stage), an optional
+``setup()`` for heavy resources (Beam calls it once per DoFn instance), and a call that
+returns an ``Outcome``: the verdict (keep or a stable drop reason) plus counters to add to
+the funnel (images dropped per reason, text nodes removed per reason, ...). The Beam layer
+(`kosmos_data.beam`) only routes outcomes; every decision lives here, testable without a
+runner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kosmos_data.decode import DecodeError, decode_html
+from kosmos_data.extract import ExtractConfig, ExtractionError, ExtractionTimeout, make_extractor
+from kosmos_data.filters.langid import LangIdConfig, LanguageIdentifier
+from kosmos_data.filters.quality import QualityConfig, check_document, clean_segments
+from kosmos_data.funnel import IMAGE_DROPPED, IMAGES_KEPT, NODE_REMOVED
+from kosmos_data.prefilter import PrefilterConfig, prefilter
+from kosmos_data.records import DeadLetter, Document, RawPage, Verdict
+from kosmos_data.sampling import SamplingConfig, cap_images, require_images, sample_single_image
+
+#: A counter to add to the funnel: (kind, stage, reason) -> n.
+Counter = tuple[str, str, str]
+
+
+@dataclass(slots=True)
+class Outcome:
+    verdict: Verdict = None
+    counters: dict[Counter, int] = field(default_factory=dict)
+
+
+class PrefilterStep:
+    """Byte-level checks before any parsing (status, MIME, size, blocklist, ``<img``)."""
+
+    name = "prefilter"
+
+    def __init__(self, config: PrefilterConfig) -> None:
+        self.config = config
+
+    def setup(self) -> None:
+        pass
+
+    def __call__(self, page: RawPage) -> Outcome:
+        return Outcome(prefilter(page, self.config))
+
+
+class ExtractStep:
+    """Decode the payload's charset, then extract an interleaved document.
+
+    Failures here are bad input, not filtering: they become dead letters with the stage
+    (``decode`` or ``extract``) and reason, so the run continues and nothing is lost.
+    """
+
+    name = "extract"
+
+    def __init__(self, config: ExtractConfig) -> None:
+        self.config = config
+        self._extractor = None
+
+    def setup(self) -> None:
+        self._extractor = make_extractor(self.config)
+
+    def __getstate__(self) -> dict[str, object]:
+        return {"config": self.config, "_extractor": None}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.config = state["config"]
+        self._extractor = None
+
+    def __call__(self, page: RawPage) -> Document | DeadLetter:
+        if self._extractor is None:
+            self.setup()
+        try:
+            html = decode_html(page)
+        except DecodeError as e:
+            return DeadLetter("decode", e.reason, page.provenance, str(e), page.payload[:512])
+        try:
+            return self._extractor.extract(html)
+        except ExtractionTimeout as e:
+            return DeadLetter("extract", "extraction_timeout", page.provenance, str(e))
+        except ExtractionError as e:
+            return DeadLetter("extract", "extraction_error", page.provenance, str(e))
+        except Exception as e:
+            msg = f"{type(e).__name__}: {e}"
+            return DeadLetter("extract", "extractor_crash", page.provenance, msg)
+
+    @staticmethod
+    def counters(doc: Document) -> dict[Counter, int]:
+        drops = doc.meta.get("image_drops", {}) or {}
+        return {(IMAGE_DROPPED, "extract", str(r)): int(n) for r, n in drops.items() if n}
+
+
+class LanguageStep:
+    """fastText lid.176 language identification (see ``kosmos_data.filters.langid``)."""
+
+    name = "langid"
+
+    def __init__(self, config: LangIdConfig) -> None:
+        self.identifier = LanguageIdentifier(config)
+
+    def setup(self) -> None:
+        self.identifier.setup()
+
+    def __call__(self, doc: Document) -> Outcome:
+        return Outcome(self.identifier(doc))
+
+
+class QualityStep:
+    """Node-level cleaning, then document-level quality rules (Gopher/C4/OBELICS)."""
+
+    name = "quality"
+
+    def __init__(self, config: QualityConfig) -> None:
+        self.config = config
+
+    def setup(self) -> None:
+        pass
+
+    def __call__(self, doc: Document) -> Outcome:
+        removed = clean_segments(doc, self.config)
+        counters = {(NODE_REMOVED, self.name, r): n for r, n in removed.items() if n}
+        return Outcome(check_document(doc, self.config), counters)
+
+
+class SamplingStep:
+    """KOSMOS-1 rules: at most N images (first in reading order), at least one image, and a
+    seeded, URL-keyed random half of single-image documents dropped."""
+
+    name = "sampling"
+
+    def __init__(self, config: SamplingConfig) -> None:
+        self.config = config
+
+    def setup(self) -> None:
+        pass
+
+    def __call__(self, doc: Document) -> Outcome:
+        counters: dict[Counter, int] = {}
+        capped = cap_images(doc, self.config)
+        if capped:
+            counters[(IMAGE_DROPPED, self.name, "over_max_images")] = capped
+        verdict = require_images(doc, self.config) or sample_single_image(doc, self.config)
+        if verdict is None:
+            counters[(IMAGES_KEPT, self.name, "")] = len(doc.images)
+        return Outcome(verdict, counters)

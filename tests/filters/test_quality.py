@@ -1,0 +1,257 @@
+"""Quality filters: every document rule fires on a crafted document and not on a clean one;
+node cleaning removes boilerplate nodes but keeps images and order."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+
+import pytest
+
+from kosmos_data.filters.quality import (
+    QualityConfig,
+    QualityFilter,
+    check_document,
+    clean_segments,
+    tokenize,
+)
+from kosmos_data.records import ImageRef, Segment
+from tests.filters.texts import CLEAN_ARTICLE, make_doc
+
+CFG = QualityConfig()
+ART = list(CLEAN_ARTICLE)
+NAV = "Home About Us Services Contact Blog Careers Press Partners Shop Cart Login Help"
+
+
+def img(i: int) -> Segment:
+    return Segment(image=ImageRef(url=f"https://example.org/{i}.jpg"))
+
+
+# ----------------------------------------------------------------------------- document level
+
+
+def test_clean_article_passes_every_rule() -> None:
+    doc = make_doc(images=2)
+    assert check_document(doc, CFG) is None
+    q = doc.meta["quality"]
+    assert q["words"] > 300
+    assert q["stopwords"] == 8
+    assert 0.0 <= q["dup_ngram_char_ratio"] < 0.1
+    assert set(q) >= {"mean_word_length", "special_ratio", "punctuation_ratio", "dup_line_ratio"}
+
+
+def _texts_with_sentence_in_each(sentence: str) -> list[str]:
+    return [p + " " + sentence for p in ART]
+
+
+SENTENCE = "Visitors are reminded that the lower gate closes one hour before sunset every day."
+
+CASES = {
+    "lorem_ipsum": [*ART, "Lorem ipsum dolor sit amet, consectetur adipiscing elit."],
+    "curly_bracket": [*ART, "var config = {theme: 'dark'};"],
+    "too_few_words": ["A short note about the garden and its visitors."],
+    "mean_word_length": ["incomprehensibilities " * 80],
+    "symbol_ratio": [*ART, "#garden #plants #city #river " * 12],
+    "alpha_words_ratio": [*ART, "2019 2020 2021 2022 2023 " * 20],
+    "few_stopwords": [
+        "Garden. River. Bridge. Market. Station. Tower. Museum. Library. Harbour. Castle. " * 6
+    ],
+    "flagged_words": [*ART, "porn porn porn porn porn"],
+    "special_characters": [*ART, "=-" * 400],
+    "low_punctuation": [p.replace(".", "").replace(",", "").replace(";", "") for p in ART],
+    "bullet_lines": [
+        "\n".join(
+            f"- The {thing} in the garden was repaired and painted by the volunteers this spring."
+            for thing in (
+                "bench",
+                "gate",
+                "fence",
+                "shed",
+                "bridge",
+                "fountain",
+                "pergola",
+                "greenhouse",
+                "kiosk",
+                "arch",
+                "sundial",
+                "trellis",
+            )
+        )
+    ],
+    "ellipsis_lines": [p[:-1] + "..." for p in ART],
+    "duplicate_lines": [
+        *ART,
+        *["Share this story with your friends and family on social media."] * 4,
+    ],
+    "duplicate_paragraphs": [
+        "\n".join(ART),
+        "Read more about the garden on our website.",
+        "Read more about the garden on our website.",
+    ],
+    "top_ngram_repetition": [*ART, "garden party " * 150],
+    "duplicate_ngram_repetition": _texts_with_sentence_in_each(SENTENCE),
+}
+
+
+@pytest.mark.parametrize("reason", sorted(CASES))
+def test_each_rule_fires_on_its_crafted_doc(reason: str) -> None:
+    doc = make_doc(texts=CASES[reason])
+    assert check_document(doc, CFG) == reason
+
+
+def test_too_many_words() -> None:
+    assert check_document(make_doc(), QualityConfig(max_words=100)) == "too_many_words"
+    assert check_document(make_doc(), QualityConfig(max_words=1000)) is None
+
+
+def test_mean_word_length_too_short() -> None:
+    doc = make_doc(texts=["I am a ox, so I go by it to be at ease. " * 10])
+    assert check_document(doc, CFG) == "mean_word_length"
+
+
+def test_rules_can_be_disabled() -> None:
+    doc = make_doc(texts=CASES["curly_bracket"])
+    assert check_document(doc, QualityConfig(drop_curly_bracket=False)) is None
+    doc = make_doc(texts=CASES["low_punctuation"])
+    assert check_document(doc, QualityConfig(min_punctuation_ratio=None)) is None
+
+
+def test_duplicate_ngram_stats_and_threshold() -> None:
+    doc = make_doc(texts=CASES["duplicate_ngram_repetition"])
+    check_document(doc, CFG)
+    frac = doc.meta["quality"]["dup_ngram_char_ratio"]
+    assert 0.15 < frac < 0.5
+    assert doc.meta["quality"]["dup_ngram_n"] == 5
+    # Raising every threshold above the measured fraction keeps the document.
+    lenient = QualityConfig(max_dup_ngram_char_ratio={n: 0.6 for n in range(5, 11)})
+    assert check_document(make_doc(texts=CASES["duplicate_ngram_repetition"]), lenient) is None
+
+
+def test_duplicate_ngram_larger_n_is_checked() -> None:
+    # Fraction below the 5-gram limit but above the 10-gram one must still fail at some n.
+    cfg = QualityConfig(max_dup_ngram_char_ratio={5: 0.9, 10: 0.05})
+    doc = make_doc(texts=CASES["duplicate_ngram_repetition"])
+    assert check_document(doc, cfg) == "duplicate_ngram_repetition"
+    assert doc.meta["quality"]["dup_ngram_n"] == 10
+
+
+def test_top_ngram_stats() -> None:
+    doc = make_doc(texts=CASES["top_ngram_repetition"])
+    check_document(doc, CFG)
+    assert doc.meta["quality"]["top_ngram_n"] == 2
+    assert doc.meta["quality"]["top_ngram_char_ratio"] > 0.2
+
+
+def test_tokenize() -> None:
+    assert tokenize("Hello, World! It’s the “best”—really...") == [
+        "hello",
+        "world",
+        "it's",
+        "the",
+        "best",
+        "really",
+    ]
+
+
+# ----------------------------------------------------------------------------- node level
+
+
+def test_clean_segments_removes_boilerplate_keeps_images_and_order() -> None:
+    segs = [
+        Segment(text=ART[0]),
+        img(0),
+        Segment(text="Please enable JavaScript to view the comments powered by Disqus."),
+        Segment(text=ART[1]),
+        img(1),
+        Segment(text="This site uses cookies. By continuing you accept our privacy policy."),
+        Segment(text="Share"),
+        Segment(text=NAV),
+        Segment(text=ART[2] + "\nWe use cookies to improve your experience on our site."),
+        img(2),
+        Segment(text="Watch free porn videos and live cams here, every day."),
+        Segment(text="1,234 | 5,678 | 9,012 | 3,456 | 7,890 | 2,345"),
+        Segment(text="buy cheap shoes online now, " * 6),
+        Segment(text=ART[3]),
+    ]
+    doc = make_doc(segs)
+    counts = clean_segments(doc, CFG)
+    assert counts == {
+        "javascript_notice": 1,
+        "policy_boilerplate": 2,
+        "too_few_words": 1,
+        "no_punctuation": 1,
+        "flagged_words": 1,
+        "special_characters": 1,
+        "word_repetition": 1,
+    }
+    kinds = [s.image.url[-5:] if s.image else s.text[:20] for s in doc.segments]
+    assert kinds == [ART[0][:20], "0.jpg", ART[1][:20], "1.jpg", ART[2][:20], "2.jpg", ART[3][:20]]
+    assert doc.segments[4].text == ART[2]  # the cookie line was cut from the multi-line node
+    assert doc.meta["quality"]["nodes_removed"] == 8
+
+
+def test_clean_segments_keeps_clean_nodes_untouched() -> None:
+    doc = make_doc(images=3)
+    before = copy.deepcopy(doc.segments)
+    assert clean_segments(doc, CFG) == {}
+    assert doc.segments == before
+
+
+def test_line_rules_can_be_disabled() -> None:
+    doc = make_doc(texts=[*ART, "Please enable JavaScript to see the map of the garden."])
+    assert clean_segments(doc, QualityConfig(drop_javascript_lines=False)) == {}
+    assert len(doc.segments) == len(ART) + 1
+
+
+def test_quality_filter_matches_the_two_functions() -> None:
+    texts = [
+        *ART,
+        "Please enable JavaScript to view the comments.",
+        NAV,
+        "buy cheap shoes online now, " * 6,
+        SENTENCE,
+        SENTENCE,
+    ]
+    for case in [texts, *CASES.values()]:
+        a, b = make_doc(texts=list(case), images=2), make_doc(texts=list(case), images=2)
+        qf = QualityFilter(CFG)
+        verdict = qf(a)
+        counts = clean_segments(b, CFG)
+        assert verdict == check_document(b, CFG)
+        assert qf.node_counts == counts
+        assert a.meta == b.meta
+        assert a.segments == b.segments
+
+
+# ----------------------------------------------------------------------------- config
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"min_words": -1}, "min_words"),
+        ({"max_special_ratio": 1.5}, "max_special_ratio"),
+        ({"min_words": 10, "max_words": 5}, "min_words"),
+        ({"max_top_ngram_char_ratio": {0: 0.2}}, "max_top_ngram_char_ratio"),
+        ({"max_dup_ngram_char_ratio": {5: 2.0}}, "max_dup_ngram_char_ratio"),
+        ({"drop_curly_bracket": "yes"}, "drop_curly_bracket"),
+    ],
+)
+def test_config_validation_names_field(kwargs: dict, field: str) -> None:
+    with pytest.raises(ValueError, match=f"QualityConfig.{field}"):
+        QualityConfig(**kwargs)
+
+
+def test_config_is_picklable_and_normalises_mappings() -> None:
+    cfg = QualityConfig(max_top_ngram_char_ratio={3: 0.1, 2: 0.2})
+    assert cfg.max_top_ngram_char_ratio == ((2, 0.2), (3, 0.1))
+    assert pickle.loads(pickle.dumps(cfg)) == cfg
+
+
+def test_flagged_words_path(tmp_path) -> None:
+    path = tmp_path / "words.txt"
+    path.write_text("# comment\ngarden\n", encoding="utf-8")
+    cfg = QualityConfig(flagged_words_path=str(path), max_flagged_ratio=0.01)
+    assert check_document(make_doc(), cfg) == "flagged_words"
+    with pytest.raises(FileNotFoundError, match="nope"):
+        _ = QualityConfig(flagged_words_path=str(tmp_path / "nope.txt")).flagged_words

@@ -1,0 +1,57 @@
+from kosmos_data.funnel import build_funnel, format_funnel_table
+
+
+def counts():
+    return {
+        ("files", "", ""): 2,
+        ("records_in", "", ""): 100,
+        ("dropped", "prefilter", "not_response"): 60,
+        ("dropped", "prefilter", "no_img_tag"): 10,
+        ("dead_letter", "read", "corrupt_archive"): 1,
+        ("dead_letter", "extract", "extraction_timeout"): 2,
+        ("dropped", "langid", "wrong_language"): 5,
+        ("dropped", "sampling", "single_image_sampled_out"): 4,
+        ("kept", "", ""): 18,
+        ("image_dropped", "extract", "tracking_pixel"): 7,
+        ("image_dropped", "sampling", "over_max_images"): 3,
+        ("images_kept", "sampling", ""): 40,
+    }
+
+
+def test_identity_and_stage_table():
+    f = build_funnel(counts())
+    assert f["records_in"] == 100 and f["kept"] == 18
+    assert f["dropped"]["total"] == 79 and f["dead_letter"]["total"] == 3
+    assert f["balanced"] is True
+    rows = {r["stage"]: r for r in f["stages"]}
+    assert rows["read"] == {
+        "stage": "read", "in": 100, "dropped": 0, "dead_letter": 1, "out": 99,
+        "reasons": {"dead:corrupt_archive": 1},
+    }  # fmt: skip
+    assert rows["prefilter"]["in"] == 99 and rows["prefilter"]["out"] == 29
+    assert f["stages"][-1]["out"] == f["kept"]
+    assert f["images"] == {
+        "kept": 40, "dropped_by_reason": {"tracking_pixel": 7, "over_max_images": 3}
+    }  # fmt: skip
+
+
+def test_unbalanced_is_reported():
+    c = counts()
+    c[("kept", "", "")] = 17
+    f = build_funnel(c)
+    assert f["balanced"] is False
+    assert "NOT BALANCED" in format_funnel_table(f)
+
+
+def test_unknown_stage_is_not_lost():
+    c = counts()
+    c[("dropped", "dedup", "near_duplicate")] = 1
+    c[("kept", "", "")] = 17
+    f = build_funnel(c)
+    assert [r["stage"] for r in f["stages"]][-1] == "dedup"
+    assert f["balanced"] is True
+
+
+def test_table_mentions_reasons():
+    table = format_funnel_table(build_funnel(counts()))
+    assert "not_response=60" in table and "[balanced]" in table
