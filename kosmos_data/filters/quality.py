@@ -286,10 +286,20 @@ class QualityConfig:
 # ---------------------------------------------------------------------------------------------
 
 
+_SPREAD = np.uint64(0x9E3779B97F4A7C15)  # 2**64 / golden ratio: spreads small ids over 64 bits
+
+
 def _word_hashes(words: list[str]) -> np.ndarray:
-    """One uint64 per word. ``str`` hashes are salted per process, which is fine here: keys
-    are only ever compared within one document, never stored."""
-    return np.fromiter(map(hash, words), dtype=np.int64, count=len(words)).view(np.uint64)
+    """One uint64 per word, equal for equal words and the same in every process.
+
+    Words are numbered by first occurrence and the numbers spread by a multiplicative hash.
+    Python's ``hash()`` would be faster to write but is salted per process: ties between
+    equally frequent n-grams were then broken differently on different Beam workers, and the
+    same page could get different statistics (and verdicts) on two runners.
+    """
+    index = {w: i for i, w in enumerate(dict.fromkeys(words))}
+    ids = np.fromiter(map(index.__getitem__, words), dtype=np.uint64, count=len(words))
+    return (ids + np.uint64(1)) * _SPREAD
 
 
 def _ngram_keys(hashes: np.ndarray, n: int) -> np.ndarray:
@@ -313,15 +323,26 @@ def _repeated_mask(keys: np.ndarray) -> np.ndarray:
     return mask
 
 
-def _most_common(keys: np.ndarray) -> tuple[int, int]:
-    """(count, position of one occurrence) of the most frequent key."""
+def _most_common(keys: np.ndarray, ngram_chars: np.ndarray) -> tuple[int, int]:
+    """(count, characters) of the most frequent n-gram.
+
+    Ties are broken by the longest n-gram, so the statistic depends only on the text, never
+    on how the hash values happen to sort (the conservative reading of Gopher's rule).
+    """
     order = keys.argsort()
     s = keys[order]
     bounds = np.flatnonzero(s[1:] != s[:-1]) + 1
     starts = np.concatenate(([0], bounds))
     runs = np.diff(np.concatenate((starts, [len(s)])))
-    i = int(runs.argmax())
-    return int(runs[i]), int(order[starts[i]])
+    best = int(runs.max())
+    positions = order[starts[runs == best]]
+    return best, int(ngram_chars[positions].max())
+
+
+def _ngram_chars(words: list[str], n: int) -> np.ndarray:
+    """Characters (word characters, spaces excluded) of every n-gram, aligned with keys."""
+    c = np.cumsum(np.fromiter(map(len, words), dtype=np.int64, count=len(words)))
+    return c[n - 1 :] - np.concatenate(([0], c[: len(c) - n]))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -517,10 +538,10 @@ def _ngram_repetition(
             continue
         if hashes is None:
             hashes = _word_hashes(words)
-        count, pos = _most_common(_ngram_keys(hashes, n))
+        count, chars = _most_common(_ngram_keys(hashes, n), _ngram_chars(words, n))
         if count < 2:
             continue
-        frac = min(1.0, count * sum(map(len, words[pos : pos + n])) / total)
+        frac = min(1.0, count * chars / total)
         top_max = max(top_max, frac)
         if frac > limit:
             stats["top_ngram_char_ratio"] = round(frac, 4)

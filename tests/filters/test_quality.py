@@ -255,3 +255,32 @@ def test_flagged_words_path(tmp_path) -> None:
     assert check_document(make_doc(), cfg) == "flagged_words"
     with pytest.raises(FileNotFoundError, match="nope"):
         _ = QualityConfig(flagged_words_path=str(tmp_path / "nope.txt")).flagged_words
+
+
+def test_statistics_do_not_depend_on_the_process_hash_seed():
+    """Beam workers are separate processes with different str-hash salts: the same page must
+    get the same statistics (a tie between equally frequent n-grams once broke this)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import json\n"
+        "from kosmos_data.filters.quality import QualityConfig, check_document\n"
+        "from tests.filters.texts import CLEAN_ARTICLE, make_doc\n"
+        "ties = [' '.join(['the cat.'] * 12), ' '.join(['enormous elephants.'] * 12)]\n"
+        "doc = make_doc(texts=[*CLEAN_ARTICLE, *ties])\n"
+        "v = check_document(doc, QualityConfig())\n"
+        "print(json.dumps([v, doc.meta['quality']], sort_keys=True))\n"
+    )
+    outs = set()
+    for seed in ("1", "2", "3", "4", "5", "6"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        outs.add(r.stdout)
+    assert len(outs) == 1, outs
+    verdict, stats = json.loads(outs.pop())
+    # Equally frequent bigrams of different lengths: the longer one counts.
+    assert verdict == "top_ngram_repetition" and stats["top_ngram_char_ratio"] > 0.2
