@@ -40,8 +40,9 @@ gzip / x-gzip / deflate / br / zstd, RFC 9110 §8.4), each capped at ``max_paylo
 
 Leniency (documented judgement calls):
 
-* A ``chunked`` body that does not even start with a chunk-size line was evidently stored
-  de-chunked with a stale header: it is passed through raw. One that starts as valid chunks
+* A ``chunked`` body that does not start with a chunk-size line but with markup (``<``) was
+  evidently stored de-chunked with a stale header: it is passed through raw. One that starts
+  with neither is dead-lettered ``bad_chunked_body``. One that starts as valid chunks
   and then breaks is dead-lettered ``bad_chunked_body``. A chunked body cut short (no final
   ``0`` chunk) keeps the chunks decoded so far and is marked ``truncated``.
 * A body whose ``Content-Encoding`` is unknown or fails to decode is passed through raw when
@@ -306,7 +307,9 @@ def _dechunk(body: bytes, cap: int) -> tuple[bytes, bool]:
     """Undo ``Transfer-Encoding: chunked`` (RFC 9112 §7.1); returns (body, cut_short)."""
     m = _CHUNK_SIZE_RE.match(body)
     if m is None:
-        return body, False  # never chunked: stored de-chunked with a stale header
+        if not body.strip() or body.lstrip()[:1] == b"<":
+            return body, False  # markup: stored de-chunked with a stale header
+        raise _BodyError("bad_chunked_body", "body declared chunked starts with no chunk size")
     parts: list[bytes] = []
     size_total = 0
     pos = 0
