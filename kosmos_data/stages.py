@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from kosmos_data.decode import DecodeError, decode_html
 from kosmos_data.extract import ExtractConfig, ExtractionError, ExtractionTimeout, make_extractor
 from kosmos_data.filters.langid import LangIdConfig, LanguageIdentifier
-from kosmos_data.filters.quality import QualityConfig, check_document, clean_segments
+from kosmos_data.filters.quality import QualityConfig, judge
 from kosmos_data.funnel import IMAGE_DROPPED, IMAGES_KEPT, NODE_REMOVED
 from kosmos_data.prefilter import PrefilterConfig, prefilter
 from kosmos_data.records import DeadLetter, Document, RawPage, Verdict
@@ -119,9 +119,9 @@ class QualityStep:
         pass
 
     def __call__(self, doc: Document) -> Outcome:
-        removed = clean_segments(doc, self.config)
+        verdict, removed = judge(doc, self.config)
         counters = {(NODE_REMOVED, self.name, r): n for r, n in removed.items() if n}
-        return Outcome(check_document(doc, self.config), counters)
+        return Outcome(verdict, counters)
 
 
 class SamplingStep:

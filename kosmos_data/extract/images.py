@@ -130,6 +130,9 @@ def page_base_url(page_url: str, base_href: str | None) -> str:
     return url
 
 
+_SRCSET_URL = re.compile(r"[\s,]*(\S+)")
+
+
 def parse_srcset(value: str) -> list[tuple[str, float | None, str | None]]:
     """Split a ``srcset`` into ``(url, number, "w"|"x"|None)`` candidates.
 
@@ -141,15 +144,12 @@ def parse_srcset(value: str) -> list[tuple[str, float | None, str | None]]:
     n = len(value)
     i = 0
     while i < n:
-        while i < n and (value[i].isspace() or value[i] == ","):
-            i += 1
-        if i >= n:
+        # One C-level regex step per candidate instead of a Python loop per character.
+        m = _SRCSET_URL.match(value, i)
+        if m is None:
             break
-        j = i
-        while j < n and not value[j].isspace():
-            j += 1
-        url = value[i:j]
-        i = j
+        url = m.group(1)
+        i = m.end()
         desc = ""
         if url.endswith(","):
             url = url.rstrip(",")
@@ -162,9 +162,9 @@ def parse_srcset(value: str) -> list[tuple[str, float | None, str | None]]:
         num: float | None = None
         kind: str | None = None
         if desc:
-            m = _DESCRIPTOR.match(desc.split()[0])
-            if m:
-                num, kind = float(m.group(1)), m.group(2).lower()
+            d = _DESCRIPTOR.match(desc.split()[0])
+            if d:
+                num, kind = float(d.group(1)), d.group(2).lower()
         if url:
             out.append((url, num, kind))
     return out

@@ -286,20 +286,17 @@ class QualityConfig:
 # ---------------------------------------------------------------------------------------------
 
 
-_SPREAD = np.uint64(0x9E3779B97F4A7C15)  # 2**64 / golden ratio: spreads small ids over 64 bits
-
-
 def _word_hashes(words: list[str]) -> np.ndarray:
-    """One uint64 per word, equal for equal words and the same in every process.
+    """One uint64 per word, equal for equal words.
 
-    Words are numbered by first occurrence and the numbers spread by a multiplicative hash.
-    Python's ``hash()`` would be faster to write but is salted per process: ties between
-    equally frequent n-grams were then broken differently on different Beam workers, and the
-    same page could get different statistics (and verdicts) on two runners.
+    ``str`` hashes are salted per process (and cached on the string, so this costs ~20 ns a
+    word). That is safe because every statistic computed from them depends only on which
+    words are equal, never on how hash values sort: ties between equally frequent n-grams
+    are broken by content (``_most_common``). A test runs the filter under several
+    ``PYTHONHASHSEED`` values and requires identical statistics, as Beam workers in
+    different processes must produce.
     """
-    index = {w: i for i, w in enumerate(dict.fromkeys(words))}
-    ids = np.fromiter(map(index.__getitem__, words), dtype=np.uint64, count=len(words))
-    return (ids + np.uint64(1)) * _SPREAD
+    return np.fromiter(map(hash, words), dtype=np.int64, count=len(words)).view(np.uint64)
 
 
 def _ngram_keys(hashes: np.ndarray, n: int) -> np.ndarray:
@@ -726,5 +723,15 @@ class QualityFilter:
         self.node_counts: dict[str, int] = {}
 
     def __call__(self, doc: Document) -> Verdict:
-        self.node_counts, words, hashes = _clean(doc, self.config)
-        return _check(doc, self.config, words, hashes)
+        verdict, self.node_counts = judge(doc, self.config)
+        return verdict
+
+
+def judge(doc: Document, config: QualityConfig) -> tuple[Verdict, dict[str, int]]:
+    """Clean nodes, then judge the document, tokenising and hashing the words only once.
+
+    Returns the document-level verdict and the node removals per reason (for counters).
+    Equivalent to ``clean_segments`` followed by ``check_document``.
+    """
+    node_counts, words, hashes = _clean(doc, config)
+    return _check(doc, config, words, hashes), node_counts

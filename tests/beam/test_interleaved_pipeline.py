@@ -69,9 +69,11 @@ def _outcome_classes(stage: str, reason: str) -> set[str]:
         return {"drop_sampled"} if reason == "single_image_sampled_out" else {"drop_quality"}
     if stage == "langid":
         # Low-confidence language ID is a quality signal too (CCNet, RefinedWeb).
-        return {"drop_language", "drop_quality"} if reason == "low_language_score" else {
-            "drop_language"
-        }
+        return (
+            {"drop_language", "drop_quality"}
+            if reason == "low_language_score"
+            else {"drop_language"}
+        )
     return {"prefilter": {"drop_prefilter"}, "quality": {"drop_quality"}}[stage]
 
 
