@@ -21,6 +21,20 @@ from pathlib import Path
 JOBS = ("interleaved",)
 
 
+class _QuietBeamImports(logging.Filter):
+    """Beam logs optional-extra notices (BigQuery, apitools) on import: noise for users."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        return not ("apitools" in msg or "bigquery" in msg.lower())
+
+
+def _setup_logging(level: int) -> None:
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_QuietBeamImports())
+
+
 def _cmd_run(argv: list[str]) -> int:
     if not argv or argv[0] not in JOBS:
         print(f"usage: kosmos-data run {{{','.join(JOBS)}}} [flags]  (-h for a job's flags)")
@@ -98,7 +112,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["run"]:
-        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        _setup_logging(logging.INFO)
         return _cmd_run(argv[1:])
 
     parser = argparse.ArgumentParser(prog="kosmos-data", description=__doc__.split("\n")[0])
@@ -121,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument("run_dir")
 
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    _setup_logging(logging.WARNING)
     return {"demo": _cmd_demo, "sample-crawl": _cmd_sample_crawl, "funnel": _cmd_funnel}[args.cmd](
         args
     )

@@ -232,6 +232,7 @@ def build(pipeline: beam.Pipeline, config: InterleavedConfig) -> dict[str, beam.
     stats += [qual[STATS_TAG], samp[STATS_TAG], *count_outputs(docs, dropped, dead)]
     extra = {
         "pipeline": "interleaved",
+        "output": out,
         "kosmos_data_version": __version__,
         "archives": list(config.archives),
         "config": as_jsonable(
@@ -280,10 +281,32 @@ def run(argv: list[str] | None = None, save_main_session: bool = False) -> dict:
     return funnel
 
 
+def _help() -> str:
+    parser = argparse.ArgumentParser(
+        prog="kosmos-data run interleaved",
+        description="WARC/ARC archives -> KOSMOS-1-style interleaved documents (Apache Beam). "
+        "Beam's own flags (--runner, --direct_num_workers, --job_endpoint, ...) pass through.",
+    )
+    InterleavedOptions._add_argparse_args(parser)
+    return parser.format_help()
+
+
 def main(argv: list[str] | None = None) -> int:
+    """CLI entry: prints the funnel table; bad flags or inputs give one clear error line."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "-h" in argv or "--help" in argv:
+        print(_help())
+        return 0
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    funnel = run(argv if argv is not None else sys.argv[1:])
+    try:
+        funnel = run(argv)
+    except (ValueError, FileExistsError, FileNotFoundError) as e:  # config/input errors
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except SystemExit as e:  # argparse inside PipelineOptions (e.g. missing --input)
+        return int(e.code or 2)
     print(format_funnel_table(funnel))
+    print(f"outputs: {funnel.get('output', '')}")
     return 0 if funnel["balanced"] else 1
 
 
