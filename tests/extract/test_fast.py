@@ -176,3 +176,23 @@ def test_fast_path_imports_no_heavy_parsers():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_element_matched_twice_as_boilerplate_is_removed_once():
+    """<nav role=navigation style="display:none"> is found by three rules; it must be
+    decomposed once (a second decompose would touch freed memory)."""
+    from kosmos_data.extract import ExtractConfig, make_extractor
+    from kosmos_data.records import HtmlPage, Provenance
+
+    html = (
+        "<html><body><nav role='navigation' style='display: none'>Home About Contact</nav>"
+        "<div role='navigation'>Menu one two</div>"
+        "<main><p>" + "A real paragraph of article text about the harbour. " * 8 + "</p>"
+        "<img src='/photo.jpg' width='400' height='300' alt='harbour'></main></body></html>"
+    )
+    page = HtmlPage(Provenance("f", "r", 0, "https://example.org/a", ""), html, "utf-8", "http")
+    doc = make_extractor(ExtractConfig()).extract(page)
+    text = doc.text
+    assert "Home About" not in text and "Menu one" not in text
+    assert "real paragraph" in text
+    assert [i.url for i in doc.images] == ["https://example.org/photo.jpg"]
