@@ -669,21 +669,20 @@ def _check(
         if ratio > config.max_ellipsis_lines_ratio:
             return "ellipsis_lines"
 
-    frac, char_frac = _duplicate_fractions(lines)
-    stats["dup_line_ratio"] = round(frac, 4)
-    stats["dup_line_char_ratio"] = round(char_frac, 4)
-    if (config.max_dup_line_ratio is not None and frac > config.max_dup_line_ratio) or (
-        config.max_dup_line_char_ratio is not None and char_frac > config.max_dup_line_char_ratio
-    ):
-        return "duplicate_lines"
     paragraphs = [s for s in (p.strip() for p in text.split("\n\n")) if s]
-    frac, char_frac = _duplicate_fractions(paragraphs)
-    stats["dup_para_ratio"] = round(frac, 4)
-    stats["dup_para_char_ratio"] = round(char_frac, 4)
-    if (config.max_dup_para_ratio is not None and frac > config.max_dup_para_ratio) or (
-        config.max_dup_para_char_ratio is not None and char_frac > config.max_dup_para_char_ratio
-    ):
-        return "duplicate_paragraphs"
+    for unit, items, max_frac, max_chars, reason in (
+        ("line", lines, config.max_dup_line_ratio, config.max_dup_line_char_ratio,
+         "duplicate_lines"),
+        ("para", paragraphs, config.max_dup_para_ratio, config.max_dup_para_char_ratio,
+         "duplicate_paragraphs"),
+    ):  # fmt: skip
+        frac, char_frac = _duplicate_fractions(items)
+        stats[f"dup_{unit}_ratio"] = round(frac, 4)
+        stats[f"dup_{unit}_char_ratio"] = round(char_frac, 4)
+        if (max_frac is not None and frac > max_frac) or (
+            max_chars is not None and char_frac > max_chars
+        ):
+            return reason
 
     return _ngram_repetition(
         words,
