@@ -13,14 +13,19 @@ same bytes for the same table, so a rerun produces identical files.
 
 from __future__ import annotations
 
+import glob
+import hashlib
 import io
 import json
+import os
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kosmos_data.records import DeadLetter, Document, Dropped, Provenance
+from kosmos_data.sampling import stable_uniform
 
 _PROVENANCE_FIELDS = [
     pa.field("url", pa.string()),
@@ -201,23 +206,16 @@ def shard_name(prefix: str, index: int, num_shards: int) -> str:
 
 def read_parquet_dir(path: str, columns: Sequence[str] | None = None) -> pa.Table:
     """Read every ``*.parquet`` file under a local directory into one table (tests, reports)."""
-    import glob
-    import os
-
     files = sorted(glob.glob(os.path.join(path, "*.parquet")))
     if not files:
         return pa.Table.from_pylist([])
     return pa.concat_tables([pq.read_table(f, columns=columns) for f in files])
 
 
-def _unit_hash(key: str) -> float:
-    import hashlib
-
+def stable_shard(key: str, num_shards: int) -> int:
+    """Shard index from a key with a hash that is the same in every process and runner."""
     h = hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest()
-    return int.from_bytes(h, "big") / 2**64
-
-
-from dataclasses import dataclass  # noqa: E402
+    return int.from_bytes(h, "big") % num_shards
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,7 +251,7 @@ def keep_dropped_row(d: Dropped, fraction: float) -> bool:
     if fraction <= 0.0:
         return False
     p = d.provenance
-    return _unit_hash(f"{p.warc_file}|{p.record_id}|{p.offset}|{d.stage}") < fraction
+    return stable_uniform(0, f"{p.warc_file}|{p.record_id}|{p.offset}|{d.stage}") < fraction
 
 
 def record_key(p: Provenance) -> str:

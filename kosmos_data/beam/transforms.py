@@ -20,6 +20,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
 
 from kosmos_data.funnel import DEAD_LETTER, DROPPED, FILES, KEPT, RECORDS_IN
+from kosmos_data.outputs import rows_to_parquet_bytes, shard_name, stable_shard
 from kosmos_data.records import DeadLetter, Document, Dropped, Provenance, RawPage
 from kosmos_data.stages import ExtractStep, Outcome
 from kosmos_data.warc import ReadConfig, iter_records
@@ -211,14 +212,6 @@ def count_outputs(
     ]
 
 
-def stable_shard(key: str, num_shards: int) -> int:
-    """Shard index from a key with a hash that is the same in every process and runner."""
-    import hashlib
-
-    h = hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest()
-    return int.from_bytes(h, "big") % num_shards
-
-
 class _WriteShardFn(beam.DoFn):
     def __init__(self, directory: str, prefix: str, num_shards: int, schema) -> None:
         self.directory = directory
@@ -227,8 +220,6 @@ class _WriteShardFn(beam.DoFn):
         self.schema = schema
 
     def process(self, element: tuple[int, Iterable[dict]]) -> Iterator[str]:
-        from kosmos_data.outputs import rows_to_parquet_bytes, shard_name
-
         index, rows = element
         data = rows_to_parquet_bytes(list(rows), self.schema)
         final = FileSystems.join(self.directory, shard_name(self.prefix, index, self.num_shards))
