@@ -262,12 +262,23 @@ def _beam_counters(result) -> dict[str, int]:
     return dict(sorted(out.items()))
 
 
-def run(argv: list[str] | None = None, save_main_session: bool = False) -> dict:
-    """Parse flags, build and run the job; returns the funnel (also in ``funnel.json``)."""
+def prepare(
+    argv: list[str] | None = None, save_main_session: bool = False
+) -> tuple[PipelineOptions, InterleavedConfig]:
+    """Parse flags into options and frozen configs, and prepare the run directory.
+
+    Everything a user can get wrong (flags, config file, inputs, a used output directory)
+    fails here, before any pipeline is built.
+    """
     options = PipelineOptions(argv)
     options.view_as(SetupOptions).save_main_session = save_main_session
     config = config_from_options(options.view_as(InterleavedOptions))
     prepare_output(config)
+    return options, config
+
+
+def execute(options: PipelineOptions, config: InterleavedConfig) -> dict:
+    """Build and run the job; returns the funnel (also in ``funnel.json``)."""
     log.info("interleaved: %d archive(s) -> %s", len(config.archives), config.output)
     with beam.Pipeline(options=options) as p:
         build(p, config)
@@ -279,6 +290,11 @@ def run(argv: list[str] | None = None, save_main_session: bool = False) -> dict:
     with FileSystems.create(funnel_path) as f:
         f.write(json.dumps(funnel, indent=2).encode("utf-8") + b"\n")
     return funnel
+
+
+def run(argv: list[str] | None = None, save_main_session: bool = False) -> dict:
+    """Parse flags, build and run the job; returns the funnel (also in ``funnel.json``)."""
+    return execute(*prepare(argv, save_main_session))
 
 
 def _help() -> str:
@@ -299,12 +315,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        funnel = run(argv)
-    except (ValueError, FileExistsError, FileNotFoundError) as e:  # config/input errors
+        options, config = prepare(argv)
+    except (ValueError, FileExistsError, FileNotFoundError) as e:  # flags, config, inputs
         print(f"error: {e}", file=sys.stderr)
         return 2
     except SystemExit as e:  # argparse inside PipelineOptions (e.g. missing --input)
         return int(e.code or 2)
+    funnel = execute(options, config)  # errors while running keep their traceback
     print(format_funnel_table(funnel))
     print(f"outputs: {funnel.get('output', '')}")
     return 0 if funnel["balanced"] else 1

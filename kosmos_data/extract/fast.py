@@ -293,13 +293,12 @@ def _remove_outermost(nodes: list[LexborNode]) -> int:
     """
     if not nodes:
         return 0
-    ids = {n.mem_id for n in nodes}
+    # Keyed by mem_id: the same element may be found twice (e.g. <nav role=navigation>),
+    # and must be decomposed once.
+    unique = {n.mem_id: n for n in nodes}
+    ids = unique.keys()
     outer = []
-    done: set[int] = set()
-    for n in nodes:
-        if n.mem_id in done:  # the same element found twice (e.g. <nav role=navigation>)
-            continue
-        done.add(n.mem_id)
+    for n in unique.values():
         p = n.parent
         nested = False
         while p is not None:

@@ -336,10 +336,12 @@ def _most_common(keys: np.ndarray, ngram_chars: np.ndarray) -> tuple[int, int]:
     return best, int(ngram_chars[positions].max())
 
 
-def _ngram_chars(words: list[str], n: int) -> np.ndarray:
-    """Characters (word characters, spaces excluded) of every n-gram, aligned with keys."""
-    c = np.cumsum(np.fromiter(map(len, words), dtype=np.int64, count=len(words)))
-    return c[n - 1 :] - np.concatenate(([0], c[: len(c) - n]))
+def _ngram_chars(cum_len: np.ndarray, n: int) -> np.ndarray:
+    """Characters (word characters, spaces excluded) of every n-gram, aligned with keys.
+
+    ``cum_len`` is the cumulative sum of word lengths, computed once per document.
+    """
+    return cum_len[n - 1 :] - np.concatenate(([0], cum_len[: len(cum_len) - n]))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -530,12 +532,15 @@ def _ngram_repetition(
     # is already below the threshold and the sort is skipped.
     best_word = max(map(operator.mul, map(len, counts), counts.values()), default=0)
     top_max = 0.0
+    cum_len: np.ndarray | None = None
     for n, limit in sorted(top_limits.items()):
         if n_words < n or n * best_word / total <= limit:
             continue
         if hashes is None:
             hashes = _word_hashes(words)
-        count, chars = _most_common(_ngram_keys(hashes, n), _ngram_chars(words, n))
+        if cum_len is None:
+            cum_len = np.cumsum(np.fromiter(map(len, words), dtype=np.int64, count=n_words))
+        count, chars = _most_common(_ngram_keys(hashes, n), _ngram_chars(cum_len, n))
         if count < 2:
             continue
         frac = min(1.0, count * chars / total)
