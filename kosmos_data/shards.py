@@ -503,3 +503,71 @@ def iter_samples(
     dataset = wds.WebDataset(urls, shardshuffle=False, nodesplitter=None, empty_check=False)
     for raw in dataset:
         yield decode_sample(raw)
+
+
+# --------------------------------------------------------------------------- documents -> samples
+#: Document ``meta`` keys carried into the shard's JSON (annotations a trainer or an audit
+#: may want); the rest (per-stage bookkeeping such as image drop counts) stays in ``docs/``.
+_CARRIED_META = ("language", "language_score", "sampling", "title", "similarity", "source_meta")
+
+
+def _provenance(doc) -> dict:
+    p = doc.provenance
+    return {
+        "url": p.url,
+        "warc_file": p.warc_file,
+        "record_id": p.record_id,
+        "offset": p.offset,
+        "fetch_date": p.fetch_date,
+    }
+
+
+def _blob(ref) -> ImageBlob:
+    f = ref.fetched
+    meta = {
+        "url": ref.url,
+        "alt": ref.alt,
+        "original_width": f.original_width,
+        "original_height": f.original_height,
+        "original_format": f.original_format,
+        "sha256": f.sha256,
+        "phash": f.phash,
+    }
+    return ImageBlob(f.data, f.ext, f.width, f.height, meta)
+
+
+def _carried(doc) -> dict:
+    return {k: doc.meta[k] for k in _CARRIED_META if k in doc.meta}
+
+
+def interleaved_sample(doc) -> InterleavedSample:
+    """A ``Document`` whose images were fetched -> its shard sample, in reading order.
+
+    Only images fetched ``ok`` are placed (the image stage has already removed the others
+    from the document; this is a second guard so a shard never has a hole without bytes).
+    """
+    texts: list[str | None] = []
+    images: list[ImageBlob] = []
+    for seg in doc.segments:
+        if seg.image is not None:
+            if seg.image.fetched is not None and seg.image.fetched.ok:
+                texts.append(None)
+                images.append(_blob(seg.image))
+        elif seg.text:
+            texts.append(seg.text)
+    meta = {"id": doc.id, "provenance": _provenance(doc), **_carried(doc)}
+    return InterleavedSample(sample_key(doc.id), texts, images, meta)
+
+
+def caption_sample(doc) -> CaptionSample:
+    """A caption ``Document`` (``[image, caption]``) with its image fetched -> shard sample."""
+    ref = doc.images[0]
+    if ref.fetched is None or not ref.fetched.ok:
+        raise ValueError(f"caption document {doc.id}: image not fetched")
+    meta = {"id": doc.id, "url": ref.url, "provenance": _provenance(doc), **_carried(doc)}
+    return CaptionSample(sample_key(doc.id), _blob(ref), doc.text, meta)
+
+
+def text_sample(doc) -> TextSample:
+    meta = {"id": doc.id, "provenance": _provenance(doc), **_carried(doc)}
+    return TextSample(sample_key(doc.id), doc.text, meta)

@@ -1,0 +1,323 @@
+"""The other two KOSMOS-1 sources: image-caption tables and text corpora, as ``Document``s.
+
+KOSMOS-1 (Huang et al., 2023, §3.1) trains on image-caption pairs (LAION-2B/400M, COYO-700M,
+Conceptual Captions) and text corpora (The Pile, Common Crawl via CCNet, ...) besides the
+interleaved web documents. kosmos-data turns a row of either into the same ``Document`` the
+interleaved pipeline uses, so one set of stages (language ID, quality, dedup, decontamination,
+image fetching) and one funnel serve all three:
+
+* a caption pair is ``[image segment, text segment]`` (the caption is also the image's alt);
+* a text record is ``[text segment]``.
+
+Input tables are what users have: LAION-style Parquet (``url``, ``caption`` — LAION's own
+parquet names them ``URL``/``TEXT``, matched case-insensitively), TSV/CSV with a header
+(Conceptual Captions TSVs have none: pass ``--columns caption,url``), and JSONL (gzip or not,
+e.g. Pile-style ``{"text": ..., "meta": {...}}``). A row that lacks its fields is a dead
+letter with a reason; nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from kosmos_data.records import DeadLetter, Document, ImageRef, Provenance, Segment, Verdict
+from kosmos_data.stages import Outcome
+
+TABLE_FORMATS = ("parquet", "jsonl", "tsv", "csv")
+
+
+def table_format(path: str) -> str:
+    """Format from the file name: ``.parquet``, ``.jsonl``/``.json``/``.ndjson``, ``.tsv``,
+    ``.csv``, each optionally ``.gz`` (Parquet compresses internally)."""
+    name = path.lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+    for ext, fmt in ((".parquet", "parquet"), (".jsonl", "jsonl"), (".ndjson", "jsonl")):
+        if name.endswith(ext):
+            return fmt
+    if name.endswith(".json"):
+        return "jsonl"
+    if name.endswith(".tsv"):
+        return "tsv"
+    if name.endswith(".csv"):
+        return "csv"
+    raise ValueError(
+        f"{path}: unknown table format (expected .parquet, .jsonl, .json, .tsv or .csv, "
+        "optionally .gz)"
+    )
+
+
+@dataclass(slots=True)
+class Row:
+    """One input row: where it came from and its fields."""
+
+    path: str
+    index: int
+    fields: dict
+
+
+class TableError(ValueError):
+    """The whole file cannot be read (wrong format, corrupt Parquet, bad gzip)."""
+
+
+def iter_rows(data: bytes, path: str, columns: tuple[str, ...] = ()) -> Iterator[Row | DeadLetter]:
+    """Rows of one table file; unparseable rows become dead letters (``bad_row``).
+
+    ``columns`` names the columns of a header-less TSV/CSV. Raises ``TableError`` when the
+    file as a whole cannot be read (the caller dead-letters it as ``unreadable_table``).
+    """
+    fmt = table_format(path)
+    if path.lower().endswith(".gz") and fmt != "parquet":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as e:
+            raise TableError(f"{path}: bad gzip: {e}") from e
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            pf = pq.ParquetFile(io.BytesIO(data))
+        except Exception as e:
+            raise TableError(f"{path}: not a Parquet file: {e}") from e
+        index = 0
+        for batch in pf.iter_batches(batch_size=4096):
+            for fields in batch.to_pylist():
+                yield Row(path, index, fields)
+                index += 1
+        return
+    text = data.decode("utf-8", errors="replace")
+    if fmt == "jsonl":
+        for index, line in enumerate(text.splitlines()):
+            if not line.strip():
+                continue
+            try:
+                fields = json.loads(line)
+            except json.JSONDecodeError as e:
+                yield _bad_row(path, index, f"invalid JSON: {e}", line)
+                continue
+            if not isinstance(fields, dict):
+                yield _bad_row(path, index, "JSON line is not an object", line)
+                continue
+            yield Row(path, index, fields)
+        return
+    delimiter = "\t" if fmt == "tsv" else ","
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    header = list(columns) if columns else next(reader, None)
+    if not header:
+        return
+    for index, values in enumerate(reader):
+        if len(values) != len(header):
+            yield _bad_row(
+                path, index, f"{len(values)} fields, header has {len(header)}", "\t".join(values)
+            )
+            continue
+        yield Row(path, index, dict(zip(header, values, strict=True)))
+
+
+def _bad_row(path: str, index: int, error: str, raw: str) -> DeadLetter:
+    prov = Provenance(path, f"row:{index}", index, "", "")
+    return DeadLetter("read", "bad_row", prov, error, raw[:512].encode("utf-8", "replace"))
+
+
+def _field(fields: dict, name: str):
+    """A field by exact name, else case-insensitively (LAION parquet: ``URL``, ``TEXT``)."""
+    if name in fields:
+        return fields[name]
+    lowered = name.lower()
+    for k, v in fields.items():
+        if isinstance(k, str) and k.lower() == lowered:
+            return v
+    return None
+
+
+def _row_id(row: Row, kind: str, key: str) -> str:
+    h = hashlib.sha1(f"{kind}\x00{row.path}\x00{row.index}\x00{key}".encode("utf-8", "replace"))
+    return h.hexdigest()[:20]
+
+
+def _number(value) -> float | None:
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+# --------------------------------------------------------------------------- captions
+
+
+@dataclass(frozen=True, slots=True)
+class CaptionReadConfig:
+    """Column names of a LAION-style table (matched exactly, then case-insensitively).
+
+    ``width_column``/``height_column``/``similarity_column`` are optional: LAION ships the
+    original size and the CLIP image-text cosine similarity, which the filters can use.
+    """
+
+    url_column: str = "url"
+    caption_column: str = "caption"
+    width_column: str = "width"
+    height_column: str = "height"
+    similarity_column: str = "similarity"
+    columns: tuple[str, ...] = ()  # names for header-less TSV/CSV (Conceptual Captions)
+    #: Tried when ``caption_column`` is absent: LAION's parquet calls the caption ``TEXT``.
+    caption_fallbacks: tuple[str, ...] = ("text",)
+
+    def __post_init__(self) -> None:
+        for name in ("url_column", "caption_column"):
+            if not getattr(self, name):
+                raise ValueError(f"CaptionReadConfig.{name} must be a non-empty column name")
+
+
+def caption_document(row: Row, config: CaptionReadConfig) -> Document | DeadLetter:
+    """A caption row -> ``Document([image, caption])``, or a dead letter with its reason."""
+    url = _field(row.fields, config.url_column)
+    caption = _field(row.fields, config.caption_column)
+    for name in config.caption_fallbacks:
+        if caption is None:
+            caption = _field(row.fields, name)
+    prov = Provenance(row.path, f"row:{row.index}", row.index, str(url or ""), "")
+    if not isinstance(url, str) or not url.strip():
+        return DeadLetter("read", "missing_url", prov, f"no {config.url_column!r} value")
+    url = url.strip()
+    if urlsplit(url).scheme.lower() not in ("http", "https"):
+        return DeadLetter("read", "bad_url", prov, f"not an http(s) URL: {url[:200]!r}")
+    if not isinstance(caption, str) or not caption.strip():
+        return DeadLetter("read", "missing_caption", prov, f"no {config.caption_column!r} value")
+    caption = " ".join(caption.split())
+    width = _number(_field(row.fields, config.width_column))
+    height = _number(_field(row.fields, config.height_column))
+    meta: dict[str, object] = {"source": "captions"}
+    sim = _number(_field(row.fields, config.similarity_column))
+    if sim is not None:
+        meta["similarity"] = sim
+    image = ImageRef(
+        url=url,
+        alt=caption,
+        width=int(width) if width else None,
+        height=int(height) if height else None,
+        source="table",
+    )
+    return Document(
+        id=_row_id(row, "caption", url),
+        provenance=prov,
+        segments=[Segment(image=image), Segment(text=caption)],
+        extractor="table",
+        meta=meta,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CaptionFilterConfig:
+    """Caption-level filters, before any image is fetched.
+
+    * ``min_words``/``max_words``: LAION-5B removed captions shorter than 5 characters and
+      kept alt-texts of any length; CC3M's hypernymised captions are 3+ words. We keep 3-77
+      words: 77 is CLIP's context length in tokens, a caption past it is rarely a caption.
+    * ``min_similarity``: the CLIP ViT-B/32 image-text cosine threshold of LAION-5B's
+      English subset (0.28; LAION-400M used 0.3), applied only when the table has the column.
+    * ``min_side``: the declared original size, when present (OBELICS's 150 px image floor).
+    """
+
+    min_words: int = 3
+    max_words: int = 77
+    min_similarity: float = 0.28
+    min_side: int = 150
+
+    def __post_init__(self) -> None:
+        if self.min_words < 1 or self.max_words < self.min_words:
+            raise ValueError(
+                f"CaptionFilterConfig.min_words/max_words must satisfy 1 <= min <= max, "
+                f"got {self.min_words}/{self.max_words}"
+            )
+        if not -1.0 <= self.min_similarity <= 1.0:
+            raise ValueError(
+                f"CaptionFilterConfig.min_similarity must be in [-1, 1], got {self.min_similarity}"
+            )
+        if self.min_side < 0:
+            raise ValueError(f"CaptionFilterConfig.min_side must be >= 0, got {self.min_side}")
+
+
+def check_caption(doc: Document, config: CaptionFilterConfig) -> Verdict:
+    caption = doc.text
+    n = len(caption.split())
+    if n < config.min_words:
+        return "caption_too_short"
+    if n > config.max_words:
+        return "caption_too_long"
+    sim = doc.meta.get("similarity")
+    if isinstance(sim, float) and sim < config.min_similarity:
+        return "low_clip_similarity"
+    img = doc.images[0] if doc.images else None
+    side = min(img.width or 0, img.height or 0) if img is not None else 0
+    if side and side < config.min_side:
+        return "image_too_small"
+    return None
+
+
+class CaptionFilterStep:
+    """``check_caption`` as a pipeline step (routed by ``ApplyStep``)."""
+
+    name = "caption_filter"
+
+    def __init__(self, config: CaptionFilterConfig) -> None:
+        self.config = config
+
+    def setup(self) -> None:
+        pass
+
+    def __call__(self, doc: Document) -> Outcome:
+        return Outcome(check_caption(doc, self.config))
+
+
+# --------------------------------------------------------------------------- text
+
+
+@dataclass(frozen=True, slots=True)
+class TextReadConfig:
+    """Field names of a text corpus (Pile-style ``{"text": ..., "meta": {...}}`` default).
+
+    ``id_field``/``url_field`` are used when present; otherwise the id is derived from the
+    file and row and the URL is empty.
+    """
+
+    text_field: str = "text"
+    meta_field: str = "meta"
+    id_field: str = "id"
+    url_field: str = "url"
+    columns: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.text_field:
+            raise ValueError("TextReadConfig.text_field must be a non-empty field name")
+
+
+def text_document(row: Row, config: TextReadConfig) -> Document | DeadLetter:
+    """A text row -> ``Document([text])``, or a dead letter (``missing_text``)."""
+    text = _field(row.fields, config.text_field)
+    url = _field(row.fields, config.url_field)
+    url = url if isinstance(url, str) else ""
+    prov = Provenance(row.path, f"row:{row.index}", row.index, url, "")
+    if not isinstance(text, str) or not text.strip():
+        return DeadLetter("read", "missing_text", prov, f"no {config.text_field!r} value")
+    meta: dict[str, object] = {"source": "text"}
+    extra = _field(row.fields, config.meta_field)
+    if isinstance(extra, dict):
+        meta["source_meta"] = json.loads(json.dumps(extra, default=str))
+    rid = _field(row.fields, config.id_field)
+    key = str(rid) if rid is not None else ""
+    return Document(
+        id=_row_id(row, "text", key),
+        provenance=prov,
+        segments=[Segment(text=text.strip())],
+        extractor="table",
+        meta=meta,
+    )

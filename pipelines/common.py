@@ -1,0 +1,162 @@
+"""What every kosmos-data job shares: run-directory set-up, the Parquet outputs, the funnel,
+and the CLI edge (flags -> frozen config -> run; one clear error line on bad input).
+
+A run directory holds ``docs/`` (OBELICS-style Parquet of kept documents), ``dropped/``
+(stage + reason), ``dead_letter/`` (bad input), ``funnel.json`` and, where the job writes
+them, ``shards/`` (WebDataset tar + ``manifest.json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
+
+from kosmos_data.beam.transforms import WriteFunnel, WriteParquetShards
+from kosmos_data.funnel import format_funnel_table
+from kosmos_data.outputs import (
+    DEAD_LETTER_SCHEMA,
+    DOCS_SCHEMA,
+    DROPPED_SCHEMA,
+    OutputConfig,
+    dead_letter_to_row,
+    document_to_row,
+    dropped_to_row,
+    keep_dropped_row,
+    record_key,
+)
+
+log = logging.getLogger(__name__)
+
+
+def prepare_run_dir(output: str, subdirs: Sequence[str], overwrite: bool) -> None:
+    """Create the run directory; refuse to mix with an earlier run unless ``overwrite``."""
+    existing = []
+    for sub in subdirs:
+        d = FileSystems.join(output, sub)
+        if FileSystems.exists(d):
+            found = FileSystems.match([FileSystems.join(d, "*")])[0].metadata_list
+            existing.extend(m.path for m in found)
+    if existing and not overwrite:
+        raise FileExistsError(
+            f"--output {output} already holds {len(existing)} output files from an "
+            "earlier run; pass --overwrite to replace them or choose another directory"
+        )
+    if existing:
+        FileSystems.delete(existing)
+    for sub in subdirs:
+        d = FileSystems.join(output, sub)
+        if not FileSystems.exists(d):
+            FileSystems.mkdirs(d)
+
+
+class WriteRunOutputs(beam.PTransform):
+    """Kept documents, dropped records and dead letters -> the run directory's Parquet."""
+
+    def __init__(self, output: str, config: OutputConfig) -> None:
+        super().__init__()
+        self.output = output
+        self.config = config
+
+    def expand(self, pcolls):
+        docs, dropped, dead = pcolls
+        out, oc = self.output, self.config
+        _ = docs | "WriteDocs" >> WriteParquetShards(
+            FileSystems.join(out, "docs"), "docs", DOCS_SCHEMA, document_to_row,
+            lambda d: d.id, oc.docs_shards,
+        )  # fmt: skip
+        _ = (
+            dropped
+            | "SampleDropped" >> beam.Filter(keep_dropped_row, oc.dropped_fraction)
+            | "WriteDropped"
+            >> WriteParquetShards(
+                FileSystems.join(out, "dropped"), "dropped", DROPPED_SCHEMA, dropped_to_row,
+                lambda d: record_key(d.provenance) + "|" + d.stage, oc.dropped_shards,
+            )
+        )  # fmt: skip
+        return dead | "WriteDeadLetters" >> WriteParquetShards(
+            FileSystems.join(out, "dead_letter"), "dead_letter", DEAD_LETTER_SCHEMA,
+            dead_letter_to_row, lambda d: record_key(d.provenance), oc.dead_letter_shards,
+        )  # fmt: skip
+
+
+def write_funnel(stats: Sequence[beam.PCollection], output: str, extra: dict):
+    return (
+        tuple(stats)
+        | "FlattenStats" >> beam.Flatten()
+        | "WriteFunnel" >> WriteFunnel(FileSystems.join(output, "funnel.json"), extra)
+    )
+
+
+def beam_counters(result) -> dict[str, int]:
+    """Committed (or attempted, where a runner has no committed values) counter values."""
+    try:
+        counters = result.metrics().query()["counters"]
+    except Exception:
+        return {}
+    out: dict[str, int] = {}
+    for c in counters:
+        value = c.committed if c.committed is not None else c.attempted
+        key = f"{c.key.metric.namespace}/{c.key.metric.name}"
+        out[key] = out.get(key, 0) + int(value or 0)
+    return dict(sorted(out.items()))
+
+
+def run_pipeline(options: PipelineOptions, output: str, build: Callable[[beam.Pipeline], object]):
+    """Build and run one job; add the runner's Beam counters to ``funnel.json``."""
+    with beam.Pipeline(options=options) as p:
+        build(p)
+    result = p.result  # set by the context manager after wait_until_finish()
+    path = FileSystems.join(output, "funnel.json")
+    with FileSystems.open(path) as f:
+        funnel = json.loads(f.read())
+    funnel["beam_counters"] = beam_counters(result)
+    with FileSystems.create(path) as f:
+        f.write(json.dumps(funnel, indent=2).encode("utf-8") + b"\n")
+    return funnel
+
+
+def parse_options(argv: Sequence[str] | None, save_main_session: bool = False) -> PipelineOptions:
+    options = PipelineOptions(list(argv or []))
+    options.view_as(SetupOptions).save_main_session = save_main_session
+    return options
+
+
+def cli_main(
+    argv: Sequence[str] | None,
+    prog: str,
+    description: str,
+    options_cls: type[PipelineOptions],
+    prepare: Callable[[list[str]], tuple[PipelineOptions, object]],
+    execute: Callable[[PipelineOptions, object], dict],
+) -> int:
+    """CLI edge of a job: ``--help``; one error line (exit 2) for bad flags, config or inputs;
+    the funnel table after the run; exit 1 when the funnel does not balance."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "-h" in argv or "--help" in argv:
+        parser = argparse.ArgumentParser(
+            prog=prog,
+            description=description + " Beam's own flags (--runner, --direct_num_workers, "
+            "--job_endpoint, ...) pass through.",
+        )
+        options_cls._add_argparse_args(parser)
+        print(parser.format_help())
+        return 0
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        options, config = prepare(argv)
+    except (ValueError, FileExistsError, FileNotFoundError) as e:  # flags, config, inputs
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except SystemExit as e:  # argparse inside PipelineOptions (e.g. missing --input)
+        return int(e.code or 2)
+    funnel = execute(options, config)  # errors while running keep their traceback
+    print(format_funnel_table(funnel))
+    print(f"outputs: {funnel.get('output', '')}")
+    return 0 if funnel["balanced"] else 1
