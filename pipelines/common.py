@@ -122,17 +122,29 @@ def run_pipeline(options: PipelineOptions, output: str, build: Callable[[beam.Pi
     return funnel
 
 
-def parse_options(argv: Sequence[str] | None, save_main_session: bool = False) -> PipelineOptions:
-    options = PipelineOptions(list(argv or []))
+def parse_job_args(
+    options_cls, argv: Sequence[str] | None, prog: str, save_main_session: bool = False
+) -> tuple[argparse.Namespace, PipelineOptions]:
+    """Split argv into the job's own flags and Beam's (``--runner``, ``--project``, ...).
+
+    Job flags are parsed by a parser of their own rather than a ``PipelineOptions``
+    subclass: Beam merges every subclass ever imported into one parser, so two jobs that
+    both define ``--input`` (or any required flag) would break each other in one process.
+    Raises ``SystemExit(2)`` with argparse's message on bad job flags.
+    """
+    parser = argparse.ArgumentParser(prog=prog, allow_abbrev=False)
+    options_cls._add_argparse_args(parser)
+    job_args, beam_args = parser.parse_known_args(list(argv or []))
+    options = PipelineOptions(beam_args)
     options.view_as(SetupOptions).save_main_session = save_main_session
-    return options
+    return job_args, options
 
 
 def cli_main(
     argv: Sequence[str] | None,
     prog: str,
     description: str,
-    options_cls: type[PipelineOptions],
+    options_cls: type,
     prepare: Callable[[list[str]], tuple[PipelineOptions, object]],
     execute: Callable[[PipelineOptions, object], dict],
 ) -> int:
@@ -154,7 +166,7 @@ def cli_main(
     except (ValueError, FileExistsError, FileNotFoundError) as e:  # flags, config, inputs
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except SystemExit as e:  # argparse inside PipelineOptions (e.g. missing --input)
+    except SystemExit as e:  # argparse (e.g. missing --input) has printed its message
         return int(e.code or 2)
     funnel = execute(options, config)  # errors while running keep their traceback
     print(format_funnel_table(funnel))

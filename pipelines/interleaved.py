@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from kosmos_data import __version__
 from kosmos_data.beam.inputs import expand_inputs
@@ -58,6 +58,7 @@ from kosmos_data.prefilter import PrefilterConfig
 from kosmos_data.sampling import SamplingConfig
 from kosmos_data.stages import ExtractStep, LanguageStep, PrefilterStep, QualityStep, SamplingStep
 from kosmos_data.warc import ReadConfig
+from pipelines.common import parse_job_args
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +87,9 @@ class InterleavedConfig:
             raise ValueError("InterleavedConfig.output: an output directory is required")
 
 
-class InterleavedOptions(PipelineOptions):
-    """Flags of ``kosmos-data run interleaved`` (Beam's own flags pass through)."""
+class InterleavedOptions:
+    """Flags of ``kosmos-data run interleaved``; Beam's own flags pass through to
+    ``PipelineOptions`` (see ``pipelines.common.parse_job_args``)."""
 
     @classmethod
     def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
@@ -270,9 +272,10 @@ def prepare(
     Everything a user can get wrong (flags, config file, inputs, a used output directory)
     fails here, before any pipeline is built.
     """
-    options = PipelineOptions(argv)
-    options.view_as(SetupOptions).save_main_session = save_main_session
-    config = config_from_options(options.view_as(InterleavedOptions))
+    opts, options = parse_job_args(
+        InterleavedOptions, argv, "kosmos-data run interleaved", save_main_session
+    )
+    config = config_from_options(opts)
     prepare_output(config)
     return options, config
 
