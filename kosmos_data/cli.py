@@ -16,17 +16,28 @@ import importlib
 import json
 import logging
 import sys
-import time
 from pathlib import Path
 
 # ``kosmos-data run JOB``: job name -> module in ``pipelines`` with ``main(argv) -> int``.
 JOBS: dict[str, str] = {
     "interleaved": "pipelines.interleaved",
+    "captions": "pipelines.captions",
+    "text": "pipelines.text",
 }
 
 # Commands that own their flags: name -> ("module:function", help). The function takes argv
 # (everything after the command name) and returns an exit code; imported only when used.
-COMMANDS: dict[str, tuple[str, str]] = {}
+COMMANDS: dict[str, tuple[str, str]] = {
+    "submit": ("kosmos_data.submit:main", "run a job on Dataflow or Flink"),
+    "report": ("kosmos_data.report:main", "render a run's funnel as a self-contained HTML page"),
+    "plan": ("kosmos_data.plan:main", "estimate core-hours, wall time and cost of a run"),
+    "images": ("kosmos_data.images.cli:main", "image outcomes, eval-image hashes, test server"),
+    "dedup": ("pipelines.dedup:dedup_main", "deduplicate an existing docs/ Parquet directory"),
+    "decontaminate": (
+        "pipelines.decontaminate:main",
+        "decontaminate a docs/ Parquet directory against downstream-task text",
+    ),
+}
 
 
 class _QuietBeamImports(logging.Filter):
@@ -97,25 +108,13 @@ def _preview(run_dir: Path, n: int = 1) -> str:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from kosmos_data.samplecrawl import SampleCrawlConfig, generate_crawl
-    from pipelines import interleaved
+    from kosmos_data.demo import run_demo
 
-    out = Path(args.output)
-    crawl_dir = out / "crawl"
-    t0 = time.monotonic()
-    paths = generate_crawl(crawl_dir, SampleCrawlConfig(num_pages=args.pages, seed=args.seed))
-    print(f"generated sample crawl: {len(paths)} WARC file(s) in {crawl_dir}")
-    run_dir = out / "interleaved"
-    argv = [
-        "--input", str(crawl_dir / "*.warc.gz"),
-        "--output", str(run_dir),
-        "--overwrite",
-        "--runner", "DirectRunner",
-    ]  # fmt: skip
-    code = interleaved.main(argv)
-    print(f"\nfirst kept document ({run_dir / 'docs'}):")
-    print(_preview(run_dir))
-    print(f"\nrun directory: {run_dir}  ({time.monotonic() - t0:.1f}s)")
+    code = run_demo(args.output, args.pages, args.seed, args.train_steps)
+    if code == 0:
+        run_dir = Path(args.output) / "interleaved"
+        print(f"\nfirst kept web document ({run_dir / 'docs'}):")
+        print(_preview(run_dir))
     return code
 
 
@@ -134,10 +133,15 @@ def main(argv: list[str] | None = None) -> int:
     for name, (_, help_text) in COMMANDS.items():
         sub.add_parser(name, help=f"{help_text} (kosmos-data {name} --help)")
 
-    d = sub.add_parser("demo", help="generate a sample crawl and run the interleaved job on it")
+    d = sub.add_parser(
+        "demo",
+        help="generate the three sources, build their shards with a local image server, "
+        "and train a tiny model on them",
+    )
     d.add_argument("--output", default="demo-output")
     d.add_argument("--pages", type=int, default=400)
     d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--train-steps", type=int, default=40, help="0 skips training")
 
     s = sub.add_parser("sample-crawl", help="write the generated sample crawl")
     s.add_argument("--output", required=True)

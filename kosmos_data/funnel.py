@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from kosmos_data.breakdowns import breakdowns
+
 #: Kinds of accounting events (the first element of a count key).
 RECORDS_IN = "records_in"
 FILES = "files"
@@ -27,7 +29,17 @@ DEAD_LETTER = "dead_letter"
 IMAGE_DROPPED = "image_dropped"
 NODE_REMOVED = "node_removed"
 IMAGES_KEPT = "images_kept"
+#: One event per distinct image URL fetched by the image stage, reason = fetch outcome.
+IMAGE_FETCH = "image_fetch"
 
+#: Deduplication and decontamination, in order: every job that runs them lists them.
+CORPUS_STAGES: tuple[str, ...] = (
+    "dedup_url",
+    "dedup_text",
+    "dedup_images",
+    "dedup_near",
+    "decontam",
+)
 #: Stage order of the interleaved pipeline, for the table.
 INTERLEAVED_STAGES: tuple[str, ...] = (
     "read",
@@ -37,6 +49,8 @@ INTERLEAVED_STAGES: tuple[str, ...] = (
     "langid",
     "quality",
     "sampling",
+    *CORPUS_STAGES,
+    "images",
 )
 
 CountKey = tuple[str, str, str]
@@ -100,16 +114,32 @@ def build_funnel(
         "balanced": records_in == kept + n_dropped + n_dead,
         "stages": table,
         "images": {
-            "kept": total(IMAGES_KEPT),
+            # images still in documents after the last stage that counts them (sampling, or
+            # the image stage once images are fetched)
+            "kept": _last_stage_total(by(IMAGES_KEPT), stages),
             "dropped_by_reason": {
                 r: n for stage_counts in by(IMAGE_DROPPED).values() for r, n in stage_counts.items()
             },
         },
         "nodes_removed": by(NODE_REMOVED),
+        # languages, images per document, top domains of the kept corpus (report/HTML)
+        "breakdowns": breakdowns(counts),
     }
+    fetched = by(IMAGE_FETCH)
+    if fetched:  # per distinct URL: ok, http_error, timeout, robots_disallowed, ...
+        funnel["images"]["fetch_by_reason"] = {  # type: ignore[index]
+            r: n for stage_counts in fetched.values() for r, n in stage_counts.items()
+        }
     if extra:
         funnel.update(extra)
     return funnel
+
+
+def _last_stage_total(by_stage: Mapping[str, Mapping[str, int]], order: Sequence[str]) -> int:
+    for stage in reversed(order):
+        if stage in by_stage:
+            return sum(by_stage[stage].values())
+    return sum(sum(r.values()) for r in by_stage.values())
 
 
 def format_funnel_table(funnel: Mapping[str, object]) -> str:

@@ -69,6 +69,39 @@ class ImageRef:
     width: int | None = None
     height: int | None = None
     source: str = "src"  # which attribute gave the URL: src, srcset, data-src, picture, ...
+    #: Set by the image stage (``kosmos_data.images``) once the image has been fetched.
+    fetched: FetchedImage | None = None
+
+
+@dataclass(slots=True)
+class FetchedImage:
+    """The image stage's result for one URL (``kosmos_data.images.fetch``).
+
+    ``reason`` is ``"ok"`` or a stable snake_case failure/filter reason. For ``ok`` images
+    ``data`` is the resized image (``ext``, ``width`` x ``height``), ``original_*`` describe
+    the bytes as served, ``sha256`` is of those bytes and ``phash`` the 64-bit perceptual
+    hash (16 hex digits) of the decoded original.
+    """
+
+    url: str
+    reason: str
+    http_status: int | None = None
+    attempts: int = 0
+    data: bytes = b""
+    ext: str = "jpg"
+    width: int = 0
+    height: int = 0
+    original_width: int = 0
+    original_height: int = 0
+    original_format: str = ""
+    num_bytes: int = 0
+    sha256: str = ""
+    phash: str = ""
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.reason == "ok"
 
 
 @dataclass(slots=True)

@@ -530,8 +530,10 @@ def _blob(ref) -> ImageBlob:
         "original_width": f.original_width,
         "original_height": f.original_height,
         "original_format": f.original_format,
+        "num_bytes": f.num_bytes,
         "sha256": f.sha256,
         "phash": f.phash,
+        "http_status": f.http_status,
     }
     return ImageBlob(f.data, f.ext, f.width, f.height, meta)
 
@@ -543,18 +545,21 @@ def _carried(doc) -> dict:
 def interleaved_sample(doc) -> InterleavedSample:
     """A ``Document`` whose images were fetched -> its shard sample, in reading order.
 
-    Only images fetched ``ok`` are placed (the image stage has already removed the others
-    from the document; this is a second guard so a shard never has a hole without bytes).
+    ``FetchImages`` leaves only images fetched ``ok`` in kept documents; an image segment
+    without bytes is a wiring error, raised rather than written as a hole in the shard.
     """
     texts: list[str | None] = []
     images: list[ImageBlob] = []
     for seg in doc.segments:
-        if seg.image is not None:
-            if seg.image.fetched is not None and seg.image.fetched.ok:
-                texts.append(None)
-                images.append(_blob(seg.image))
-        elif seg.text:
-            texts.append(seg.text)
+        if seg.image is None:
+            if seg.text:
+                texts.append(seg.text)
+            continue
+        fetched = seg.image.fetched
+        if fetched is None or not fetched.ok or not fetched.data:
+            raise ValueError(f"document {doc.id}: image {seg.image.url} has no fetched bytes")
+        texts.append(None)
+        images.append(_blob(seg.image))
     meta = {"id": doc.id, "provenance": _provenance(doc), **_carried(doc)}
     return InterleavedSample(sample_key(doc.id), texts, images, meta)
 

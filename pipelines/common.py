@@ -12,13 +12,16 @@ import argparse
 import json
 import logging
 import sys
+import time
 from collections.abc import Callable, Sequence
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
 
+from kosmos_data.beam.checkpoint import run_info
 from kosmos_data.beam.transforms import WriteFunnel, WriteParquetShards
+from kosmos_data.config import build_config, merge
 from kosmos_data.funnel import format_funnel_table
 from kosmos_data.outputs import (
     DEAD_LETTER_SCHEMA,
@@ -31,8 +34,62 @@ from kosmos_data.outputs import (
     keep_dropped_row,
     record_key,
 )
+from kosmos_data.shards import ShardConfig
 
 log = logging.getLogger(__name__)
+
+
+def add_input_args(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--input`` (repeatable), ``--output``, ``--config`` and the input-file sample flags of
+    a table job."""
+    parser.add_argument(
+        "--input", dest="inputs", action="append", required=True,
+        help=f"{what} or glob (local, gs://, s3://); repeatable",
+    )  # fmt: skip
+    parser.add_argument("--output", required=True, help="run directory")
+    parser.add_argument("--config", default=None, help="JSON file of stage config sections")
+    parser.add_argument("--max-files", type=int, default=None, help="sample N input files")
+    parser.add_argument("--files-seed", type=int, default=0, help="seed of the file sample")
+
+
+def add_output_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--docs-shards", type=int, default=None)
+    parser.add_argument("--dropped-fraction", type=float, default=None)
+    parser.add_argument("--shard-maxcount", type=int, default=None, help="samples per tar")
+    parser.add_argument("--shard-maxsize", type=int, default=None, help="bytes per tar")
+    parser.add_argument("--shard-groups", type=int, default=None, help="parallel shard writers")
+    parser.add_argument("--overwrite", action="store_true", help="replace an earlier run")
+
+
+def output_sections(opts) -> dict:
+    return {
+        "shards": (
+            ShardConfig,
+            {
+                "maxcount": opts.shard_maxcount,
+                "maxsize": opts.shard_maxsize,
+                "groups": opts.shard_groups,
+            },
+        ),
+        "outputs": (
+            OutputConfig,
+            {
+                "docs_shards": opts.docs_shards,
+                "dropped_fraction": opts.dropped_fraction,
+                "overwrite": opts.overwrite or None,
+            },
+        ),
+    }
+
+
+def build_sections(file_cfg: dict, sections: dict) -> dict:
+    unknown = sorted(set(file_cfg) - set(sections))
+    if unknown:
+        raise ValueError(f"--config: unknown section(s) {unknown}; known: {sorted(sections)}")
+    return {
+        name: build_config(cls, merge(file_cfg.get(name, {}), flags), name)
+        for name, (cls, flags) in sections.items()
+    }
 
 
 def prepare_run_dir(output: str, subdirs: Sequence[str], overwrite: bool) -> None:
@@ -109,7 +166,9 @@ def beam_counters(result) -> dict[str, int]:
 
 
 def run_pipeline(options: PipelineOptions, output: str, build: Callable[[beam.Pipeline], object]):
-    """Build and run one job; add the runner's Beam counters to ``funnel.json``."""
+    """Build and run one job; add the runner's Beam counters and this attempt's runner and
+    wall clock (``run``, for ``kosmos-data report`` throughput) to ``funnel.json``."""
+    started = time.time()
     with beam.Pipeline(options=options) as p:
         build(p)
     result = p.result  # set by the context manager after wait_until_finish()
@@ -117,6 +176,7 @@ def run_pipeline(options: PipelineOptions, output: str, build: Callable[[beam.Pi
     with FileSystems.open(path) as f:
         funnel = json.loads(f.read())
     funnel["beam_counters"] = beam_counters(result)
+    funnel["run"] = run_info(options, started, time.time(), funnel["beam_counters"])
     with FileSystems.create(path) as f:
         f.write(json.dumps(funnel, indent=2).encode("utf-8") + b"\n")
     return funnel

@@ -16,9 +16,8 @@ Run directory layout (``--output DIR``): ``docs/`` (OBELICS-style Parquet), ``dr
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import sys
+import time
 from dataclasses import dataclass, field
 
 import apache_beam as beam
@@ -26,43 +25,63 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from kosmos_data import __version__
+from kosmos_data.beam.checkpoint import (
+    CheckpointPerFile,
+    LogReadProgress,
+    done_keys,
+    prepare_checkpoints,
+)
+from kosmos_data.beam.decontam import add_dedup_stages
+from kosmos_data.beam.images import add_image_stage, check_status_from
 from kosmos_data.beam.inputs import expand_inputs
+from kosmos_data.beam.report_stats import CorpusBreakdowns
+from kosmos_data.beam.shards import WriteShards
 from kosmos_data.beam.transforms import (
     DEAD_TAG,
     DROPPED_TAG,
-    STATS_TAG,
+    FILE_STATS_TAG,
     ApplyStep,
     ExtractInterleavedDocs,
     ReadWarcRecords,
-    WriteFunnel,
-    WriteParquetShards,
     count_outputs,
 )
-from kosmos_data.config import as_jsonable, build_config, load_config_file, merge
+from kosmos_data.checkpoint import file_key, split_done
+from kosmos_data.config import as_jsonable, load_config_file
+from kosmos_data.decontam import DecontamConfig, QualityRefilter
+from kosmos_data.dedup import DedupConfig
+from kosmos_data.dedup.flags import (
+    add_decontam_flags,
+    add_dedup_flags,
+    decontam_flag_values,
+    dedup_flag_values,
+)
 from kosmos_data.extract import ExtractConfig
 from kosmos_data.filters.langid import LangIdConfig
 from kosmos_data.filters.quality import QualityConfig
-from kosmos_data.funnel import format_funnel_table
+from kosmos_data.images.config import ImageConfig
+from kosmos_data.images.flags import add_image_flags, image_flag_values
 from kosmos_data.outputs import (
-    DEAD_LETTER_SCHEMA,
-    DOCS_SCHEMA,
-    DROPPED_SCHEMA,
     OutputConfig,
-    dead_letter_to_row,
-    document_to_row,
-    dropped_to_row,
-    keep_dropped_row,
-    record_key,
 )
 from kosmos_data.prefilter import PrefilterConfig
 from kosmos_data.sampling import SamplingConfig
+from kosmos_data.shards import ShardConfig, interleaved_sample
 from kosmos_data.stages import ExtractStep, LanguageStep, PrefilterStep, QualityStep, SamplingStep
 from kosmos_data.warc import ReadConfig
-from pipelines.common import parse_job_args
+from pipelines.common import (
+    WriteRunOutputs,
+    add_output_args,
+    build_sections,
+    cli_main,
+    output_sections,
+    parse_job_args,
+    run_pipeline,
+    write_funnel,
+)
 
 log = logging.getLogger(__name__)
 
-SUBDIRS = ("docs", "dropped", "dead_letter")
+SUBDIRS = ("docs", "dropped", "dead_letter", "image_status", "shards")
 
 
 @dataclass(frozen=True)
@@ -78,13 +97,23 @@ class InterleavedConfig:
     quality: QualityConfig = field(default_factory=QualityConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     outputs: OutputConfig = field(default_factory=OutputConfig)
+    dedup: DedupConfig = field(default_factory=DedupConfig)
+    decontam: DecontamConfig = field(default_factory=DecontamConfig)
+    images: ImageConfig = field(default_factory=ImageConfig)
+    shards: ShardConfig = field(default_factory=ShardConfig)
     reshuffle_pages: bool = True
+    resume: bool = False  # continue a run: skip archives with completion markers
 
     def __post_init__(self) -> None:
         if not self.archives:
             raise ValueError("InterleavedConfig.archives: no input archives")
         if not self.output:
             raise ValueError("InterleavedConfig.output: an output directory is required")
+        check_status_from(self.images, self.output)
+        if self.resume and self.outputs.overwrite:
+            raise ValueError(
+                "InterleavedConfig.resume: --resume and --overwrite exclude each other"
+            )
 
 
 class InterleavedOptions:
@@ -114,11 +143,16 @@ class InterleavedOptions:
         parser.add_argument("--max-images", type=int, default=None, help="KOSMOS-1: 5")
         parser.add_argument("--single-image-keep-prob", type=float, default=None)
         parser.add_argument("--seed", type=int, default=None, help="sampling seed")
-        parser.add_argument("--docs-shards", type=int, default=None)
-        parser.add_argument("--dropped-fraction", type=float, default=None)
         parser.add_argument("--no-reshuffle", action="store_true")
+        add_dedup_flags(parser)
+        add_decontam_flags(parser)
+        add_image_flags(parser)
+        add_output_args(parser)
         parser.add_argument(
-            "--overwrite", action="store_true", help="replace outputs of an earlier run"
+            "--resume",
+            action="store_true",
+            help="continue an interrupted run in --output: archives with completion markers "
+            "(_done/) are not read again; their checkpoints (_per_file/) are reused",
         )
 
 
@@ -146,27 +180,18 @@ def config_from_options(opts: InterleavedOptions) -> InterleavedConfig:
                 "seed": opts.seed,
             },
         ),
-        "outputs": (
-            OutputConfig,
-            {
-                "docs_shards": opts.docs_shards,
-                "dropped_fraction": opts.dropped_fraction,
-                "overwrite": opts.overwrite or None,
-            },
-        ),
+        "dedup": (DedupConfig, dedup_flag_values(opts)),
+        "decontam": (DecontamConfig, decontam_flag_values(opts)),
+        "images": (ImageConfig, image_flag_values(opts)),
+        **output_sections(opts),
     }
-    unknown = sorted(set(file_cfg) - set(sections))
-    if unknown:
-        raise ValueError(f"--config: unknown section(s) {unknown}; known: {sorted(sections)}")
-    built = {
-        name: build_config(cls, merge(file_cfg.get(name, {}), flags), name)
-        for name, (cls, flags) in sections.items()
-    }
+    built = build_sections(file_cfg, sections)
     archives = expand_inputs(opts.inputs, opts.paths_prefix, opts.max_files, opts.files_seed)
     return InterleavedConfig(
         archives=tuple(archives),
         output=opts.output,
         reshuffle_pages=not opts.no_reshuffle,
+        resume=opts.resume,
         **built,
     )
 
@@ -179,11 +204,18 @@ def prepare_output(config: InterleavedConfig) -> None:
         if FileSystems.exists(d):
             found = FileSystems.match([FileSystems.join(d, "*")])[0].metadata_list
             existing.extend(m.path for m in found)
-    if existing and not config.outputs.overwrite:
+    if existing and not config.outputs.overwrite and not config.resume:
         raise FileExistsError(
             f"--output {config.output} already holds {len(existing)} output files from an "
-            "earlier run; pass --overwrite to replace them or choose another directory"
+            "earlier run; pass --overwrite to replace them (or --resume to continue it) "
+            "or choose another directory"
         )
+    # Per-file checkpoints (validated before anything is deleted): final outputs are always
+    # rewritten whole; checkpoints of archives completed earlier are kept only with --resume.
+    prepare_checkpoints(
+        config.output, per_file_description(config),
+        resume=config.resume, overwrite=config.outputs.overwrite,
+    )  # fmt: skip
     if existing:
         FileSystems.delete(existing)
     for sub in SUBDIRS:
@@ -192,10 +224,27 @@ def prepare_output(config: InterleavedConfig) -> None:
             FileSystems.mkdirs(d)
 
 
+def per_file_description(config: InterleavedConfig) -> dict:
+    """What determines the per-file checkpoints: a resumed run must match it exactly."""
+    stages = ("read", "prefilter", "extract", "langid", "quality", "sampling")
+    return {
+        "pipeline": "interleaved",
+        "archives": list(config.archives),
+        "config": as_jsonable({k: getattr(config, k) for k in stages}),
+    }
+
+
 def build(pipeline: beam.Pipeline, config: InterleavedConfig) -> dict[str, beam.PCollection]:
     """Attach the interleaved job to ``pipeline``; returns the main PCollections."""
     out = config.output
-    read = pipeline | "ReadWarcRecords" >> ReadWarcRecords(config.archives, config.read)
+    started_at = time.time()
+    # Resumable runs: archives completed by an earlier attempt are not read again (see
+    # CheckpointPerFile below and kosmos_data/checkpoint.py).
+    todo, resumed = split_done(config.archives, done_keys(out) if config.resume else ())
+    if resumed:
+        log.info("resume: %d archive(s) done earlier, %d to process", len(resumed), len(todo))
+    read = pipeline | "ReadWarcRecords" >> ReadWarcRecords(todo, config.read)
+    _ = read[FILE_STATS_TAG] | "ReadProgress" >> LogReadProgress(len(todo), started_at)
     pre = read.pages | "Prefilter" >> ApplyStep(PrefilterStep(config.prefilter))
     ext = pre.kept | "ExtractInterleavedDocs" >> ExtractInterleavedDocs(
         ExtractStep(config.extract), reshuffle=config.reshuffle_pages
@@ -203,65 +252,58 @@ def build(pipeline: beam.Pipeline, config: InterleavedConfig) -> dict[str, beam.
     lang = ext.docs | "IdentifyLanguage" >> ApplyStep(LanguageStep(config.langid))
     qual = lang.kept | "FilterQuality" >> ApplyStep(QualityStep(config.quality))
     samp = qual.kept | "ApplyKosmosSampling" >> ApplyStep(SamplingStep(config.sampling))
-    docs = samp.kept
-
-    dropped = (pre[DROPPED_TAG], lang[DROPPED_TAG], qual[DROPPED_TAG], samp[DROPPED_TAG]) | (
-        "FlattenDropped" >> beam.Flatten()
+    per_file_steps = (read, pre, ext, lang, qual, samp)
+    # Checkpoint per archive; from here on docs/dropped/dead/per-file stats cover every
+    # archive of the run, including those completed by an earlier attempt.
+    ckpt = {
+        "docs": samp.kept,
+        "dropped": (pre[DROPPED_TAG], lang[DROPPED_TAG], qual[DROPPED_TAG], samp[DROPPED_TAG])
+        | "FlattenDropped" >> beam.Flatten(),
+        "dead_letter": (read[DEAD_TAG], ext[DEAD_TAG]) | "FlattenDeadLetters" >> beam.Flatten(),
+        "file_stats": tuple(s[FILE_STATS_TAG] for s in per_file_steps)
+        | "FlattenFileStats" >> beam.Flatten(),
+    } | "CheckpointPerFile" >> CheckpointPerFile(
+        out, len(todo), [file_key(p) for p in resumed], started_at
     )
-    dead = (read[DEAD_TAG], ext[DEAD_TAG]) | "FlattenDeadLetters" >> beam.Flatten()
+    docs = ckpt["docs"]
+    dropped = ckpt["dropped"]
+    dead = ckpt["dead_letter"]
+    # Deduplication, then decontamination (kosmos_data/beam/dedup.py, beam/decontam.py).
+    docs, dropped, dedup_stats, dedup_extra = add_dedup_stages(
+        docs, dropped, config.dedup, config.decontam, out, QualityRefilter(config.quality)
+    )
+    # Images: fetch, filter, dedup, decontaminate, join back (off unless --fetch-images).
+    docs, dropped, image_stats = add_image_stage(docs, dropped, config.images, out)
 
-    oc = config.outputs
-    _ = docs | "WriteDocs" >> WriteParquetShards(
-        FileSystems.join(out, "docs"), "docs", DOCS_SCHEMA, document_to_row,
-        lambda d: d.id, oc.docs_shards,
-    )  # fmt: skip
-    fraction = oc.dropped_fraction
-    _ = (
-        dropped
-        | "SampleDropped" >> beam.Filter(keep_dropped_row, fraction)
-        | "WriteDropped"
-        >> WriteParquetShards(
-            FileSystems.join(out, "dropped"), "dropped", DROPPED_SCHEMA, dropped_to_row,
-            lambda d: record_key(d.provenance) + "|" + d.stage, oc.dropped_shards,
+    _ = (docs, dropped, dead) | "WriteRunOutputs" >> WriteRunOutputs(out, config.outputs)
+    run_config = as_jsonable(
+        {k: getattr(config, k) for k in ("read", "prefilter", "extract", "langid")}
+        | {k: getattr(config, k) for k in ("quality", "sampling", "outputs", "images")}
+        | {"dedup": config.dedup, "decontam": config.decontam, "shards": config.shards}
+    )
+    if config.images.fetch:  # shards carry image bytes: only a run that fetched them
+        _ = (
+            docs
+            | "ToInterleavedSample" >> beam.Map(interleaved_sample)
+            | "WriteShards"
+            >> WriteShards(
+                FileSystems.join(out, "shards"), "interleaved", config.shards, run_config
+            )
         )
-    )  # fmt: skip
-    _ = dead | "WriteDeadLetters" >> WriteParquetShards(
-        FileSystems.join(out, "dead_letter"), "dead_letter", DEAD_LETTER_SCHEMA,
-        dead_letter_to_row, lambda d: record_key(d.provenance), oc.dead_letter_shards,
-    )  # fmt: skip
 
-    stats = [read[STATS_TAG], pre[STATS_TAG], ext[STATS_TAG], lang[STATS_TAG]]
-    stats += [qual[STATS_TAG], samp[STATS_TAG], *count_outputs(docs, dropped, dead)]
+    stats = [ckpt["stats"], *dedup_stats, *image_stats, *count_outputs(docs, dropped, dead)]
+    stats += [docs | "CorpusBreakdowns" >> CorpusBreakdowns()]
     extra = {
         "pipeline": "interleaved",
         "output": out,
         "kosmos_data_version": __version__,
         "archives": list(config.archives),
-        "config": as_jsonable(
-            {k: getattr(config, k) for k in ("read", "prefilter", "extract", "langid")}
-            | {k: getattr(config, k) for k in ("quality", "sampling", "outputs")}
-        ),
+        "config": run_config,
+        "shards": "shards/" if config.images.fetch else None,
+        **dedup_extra,
     }
-    _ = (
-        tuple(stats)
-        | "FlattenStats" >> beam.Flatten()
-        | "WriteFunnel" >> WriteFunnel(FileSystems.join(out, "funnel.json"), extra)
-    )
+    write_funnel(stats, out, extra)
     return {"docs": docs, "dropped": dropped, "dead_letter": dead}
-
-
-def _beam_counters(result) -> dict[str, int]:
-    """Committed (or attempted, where a runner has no committed values) counter values."""
-    try:
-        counters = result.metrics().query()["counters"]
-    except Exception:
-        return {}
-    out: dict[str, int] = {}
-    for c in counters:
-        value = c.committed if c.committed is not None else c.attempted
-        key = f"{c.key.metric.namespace}/{c.key.metric.name}"
-        out[key] = out.get(key, 0) + int(value or 0)
-    return dict(sorted(out.items()))
 
 
 def prepare(
@@ -283,16 +325,7 @@ def prepare(
 def execute(options: PipelineOptions, config: InterleavedConfig) -> dict:
     """Build and run the job; returns the funnel (also in ``funnel.json``)."""
     log.info("interleaved: %d archive(s) -> %s", len(config.archives), config.output)
-    with beam.Pipeline(options=options) as p:
-        build(p, config)
-    result = p.result  # set by the context manager after wait_until_finish()
-    funnel_path = FileSystems.join(config.output, "funnel.json")
-    with FileSystems.open(funnel_path) as f:
-        funnel = json.loads(f.read())
-    funnel["beam_counters"] = _beam_counters(result)
-    with FileSystems.create(funnel_path) as f:
-        f.write(json.dumps(funnel, indent=2).encode("utf-8") + b"\n")
-    return funnel
+    return run_pipeline(options, config.output, lambda p: build(p, config))
 
 
 def run(argv: list[str] | None = None, save_main_session: bool = False) -> dict:
@@ -300,34 +333,16 @@ def run(argv: list[str] | None = None, save_main_session: bool = False) -> dict:
     return execute(*prepare(argv, save_main_session))
 
 
-def _help() -> str:
-    parser = argparse.ArgumentParser(
-        prog="kosmos-data run interleaved",
-        description="WARC/ARC archives -> KOSMOS-1-style interleaved documents (Apache Beam). "
-        "Beam's own flags (--runner, --direct_num_workers, --job_endpoint, ...) pass through.",
-    )
-    InterleavedOptions._add_argparse_args(parser)
-    return parser.format_help()
-
-
 def main(argv: list[str] | None = None) -> int:
     """CLI entry: prints the funnel table; bad flags or inputs give one clear error line."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if "-h" in argv or "--help" in argv:
-        print(_help())
-        return 0
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        options, config = prepare(argv)
-    except (ValueError, FileExistsError, FileNotFoundError) as e:  # flags, config, inputs
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except SystemExit as e:  # argparse inside PipelineOptions (e.g. missing --input)
-        return int(e.code or 2)
-    funnel = execute(options, config)  # errors while running keep their traceback
-    print(format_funnel_table(funnel))
-    print(f"outputs: {funnel.get('output', '')}")
-    return 0 if funnel["balanced"] else 1
+    return cli_main(
+        argv,
+        "kosmos-data run interleaved",
+        "WARC/ARC archives -> KOSMOS-1-style interleaved documents (Apache Beam).",
+        InterleavedOptions,
+        prepare,
+        execute,
+    )
 
 
 if __name__ == "__main__":

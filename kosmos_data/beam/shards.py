@@ -14,6 +14,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
+from kosmos_data.beam.transforms import publish_bytes
 from kosmos_data.shards import (
     MANIFEST,
     SOURCES,
@@ -28,16 +29,6 @@ from kosmos_data.shards import (
 )
 
 
-def _publish(path: str, data: bytes) -> None:
-    """tmp + rename, so readers and resumed runs never see a half-written file."""
-    tmp = path + ".tmp"
-    with FileSystems.create(tmp) as f:
-        f.write(data)
-    if FileSystems.exists(path):
-        FileSystems.delete([path])
-    FileSystems.rename([tmp], [path])
-
-
 class WriteShardGroupFn(beam.DoFn):
     def __init__(self, directory: str, source: str, config: ShardConfig) -> None:
         self.directory = directory
@@ -50,7 +41,7 @@ class WriteShardGroupFn(beam.DoFn):
     def process(self, element: tuple[int, Iterable[Sample]]) -> Iterator[ShardInfo]:
         group, samples = element
         for info, data in render_group(self.source, group, samples, self.config):
-            _publish(FileSystems.join(self.directory, info.name), data)
+            publish_bytes(FileSystems.join(self.directory, info.name), data)
             self.shards.inc()
             self.samples.inc(info.samples)
             self.bytes.inc(info.bytes)
@@ -69,7 +60,7 @@ class WriteManifestFn(beam.DoFn):
             self.source, infos, self.run_config, code_version(), shard_config=self.config
         )
         path = FileSystems.join(self.directory, MANIFEST)
-        _publish(path, (json.dumps(manifest, indent=2) + "\n").encode("utf-8"))
+        publish_bytes(path, (json.dumps(manifest, indent=2) + "\n").encode("utf-8"))
         yield path
 
 

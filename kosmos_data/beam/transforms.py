@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 DROPPED_TAG = "dropped"
 DEAD_TAG = "dead_letter"
 STATS_TAG = "stats"
+#: The same accounting events keyed by archive, ``(warc_file, ((kind, stage, reason), n))``,
+#: for per-file checkpoints (``kosmos_data.beam.checkpoint``); unused outputs cost nothing.
+FILE_STATS_TAG = "file_stats"
 
 
 def _namespace(stage: str) -> str:
@@ -89,6 +92,8 @@ class ReadWarcFileFn(beam.DoFn):
         self.counters.inc("read", "records", n)
         yield TaggedOutput(STATS_TAG, ((FILES, "", ""), 1))
         yield TaggedOutput(STATS_TAG, ((RECORDS_IN, "", ""), n))
+        yield TaggedOutput(FILE_STATS_TAG, (path, ((FILES, "", ""), 1)))
+        yield TaggedOutput(FILE_STATS_TAG, (path, ((RECORDS_IN, "", ""), n)))
         log.info("read %s: %d records in %.1fs", path, n, time.monotonic() - start)
 
 
@@ -111,7 +116,7 @@ class ReadWarcRecords(beam.PTransform):
             | "SpreadArchives" >> beam.Reshuffle()
             | "ReadArchive"
             >> beam.ParDo(ReadWarcFileFn(self.config)).with_outputs(
-                DEAD_TAG, STATS_TAG, main="pages"
+                DEAD_TAG, STATS_TAG, FILE_STATS_TAG, main="pages"
             )
         )
 
@@ -137,6 +142,7 @@ class ApplyStepFn(beam.DoFn):
         for key, n in outcome.counters.items():
             self.counters.inc(stage, f"{key[0]}_{key[2]}" if key[2] else key[0], n)
             yield TaggedOutput(STATS_TAG, (key, n))
+            yield TaggedOutput(FILE_STATS_TAG, (record.provenance.warc_file, (key, n)))
         if outcome.verdict is None:
             yield record
             return
@@ -156,7 +162,7 @@ class ApplyStep(beam.PTransform):
 
     def expand(self, pcoll):
         return pcoll | "Apply" >> beam.ParDo(ApplyStepFn(self.step)).with_outputs(
-            DROPPED_TAG, STATS_TAG, main="kept"
+            DROPPED_TAG, STATS_TAG, FILE_STATS_TAG, main="kept"
         )
 
 
@@ -180,6 +186,7 @@ class ExtractDocFn(beam.DoFn):
         for key, n in ExtractStep.counters(result).items():
             self.counters.inc("extract", f"images_dropped_{key[2]}", n)
             yield TaggedOutput(STATS_TAG, (key, n))
+            yield TaggedOutput(FILE_STATS_TAG, (page.provenance.warc_file, (key, n)))
         yield result
 
 
@@ -197,7 +204,7 @@ class ExtractInterleavedDocs(beam.PTransform):
             # extract: rebalance them so one slow archive does not hold a single worker.
             pages = pages | "Rebalance" >> beam.Reshuffle()
         return pages | "Extract" >> beam.ParDo(ExtractDocFn(self.step)).with_outputs(
-            DEAD_TAG, STATS_TAG, main="docs"
+            DEAD_TAG, STATS_TAG, FILE_STATS_TAG, main="docs"
         )
 
 
@@ -212,6 +219,17 @@ def count_outputs(
     ]
 
 
+def publish_bytes(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` through ``FileSystems`` via a temporary name and a rename,
+    so readers (and resumed runs) never see a half-written file."""
+    tmp = path + ".tmp"
+    with FileSystems.create(tmp) as f:
+        f.write(data)
+    if FileSystems.exists(path):
+        FileSystems.delete([path])
+    FileSystems.rename([tmp], [path])
+
+
 class _WriteShardFn(beam.DoFn):
     def __init__(self, directory: str, prefix: str, num_shards: int, schema) -> None:
         self.directory = directory
@@ -223,13 +241,7 @@ class _WriteShardFn(beam.DoFn):
         index, rows = element
         data = rows_to_parquet_bytes(list(rows), self.schema)
         final = FileSystems.join(self.directory, shard_name(self.prefix, index, self.num_shards))
-        tmp = final + ".tmp"
-        with FileSystems.create(tmp) as f:
-            f.write(data)
-        # Publish atomically: readers (and resumed runs) never see a half-written shard.
-        if FileSystems.exists(final):
-            FileSystems.delete([final])
-        FileSystems.rename([tmp], [final])
+        publish_bytes(final, data)
         yield final
 
 
@@ -275,9 +287,10 @@ class _WriteFunnelFn(beam.DoFn):
     def process(self, pairs: list[tuple[tuple[str, str, str], int]]) -> Iterator[str]:
         import json
 
-        from kosmos_data.funnel import build_funnel
+        from kosmos_data.funnel import INTERLEAVED_STAGES, build_funnel
 
-        funnel = build_funnel(dict(pairs), extra=self.extra)
+        order = self.extra.get("stage_order") or INTERLEAVED_STAGES  # each job names its stages
+        funnel = build_funnel(dict(pairs), stage_order=order, extra=self.extra)
         with FileSystems.create(self.path) as f:
             f.write(json.dumps(funnel, indent=2, sort_keys=False).encode("utf-8") + b"\n")
         yield self.path

@@ -65,6 +65,8 @@ def _outcome_classes(stage: str, reason: str) -> set[str]:
     """Map the pipeline's (stage, reason) to the generator's descriptive outcome names."""
     if stage == "dead":
         return {"dead_letter"}
+    if stage.startswith("dedup_"):
+        return {"drop_duplicate"}
     if stage == "sampling":
         return {"drop_sampled"} if reason == "single_image_sampled_out" else {"drop_quality"}
     if stage == "langid":
@@ -86,16 +88,18 @@ def test_every_generated_page_gets_an_accepted_outcome(crawl_dir, direct_run):
     for r in read_parquet_dir(str(direct_run / "dead_letter")).to_pylist():
         outcome[r["warc_record_id"]] = {"dead_letter"}
     wrong = []
+    copied = {p["duplicate_of"] for p in manifest(crawl_dir) if p["duplicate_of"] is not None}
     for page in manifest(crawl_dir):
         got = outcome.get(page["record_id"], {"missing"})
         accepted = set(page["accept"])
-        if "duplicate" in page["kind"]:
-            accepted.add("keep")  # kept until the dedup stage exists in this job
+        if page["index"] in copied:
+            accepted.add("drop_duplicate")  # the original may lose to its copy (rank rule)
         if "keep" in accepted and len(page["images"]) == 1:
             accepted.add("drop_sampled")  # any single-image page meets the KOSMOS-1 draw
         if not got & accepted:
             wrong.append((page["kind"], page["subkind"], sorted(got), page["accept"]))
     assert wrong == []
+    assert sum(o == {"drop_duplicate"} for o in outcome.values()) > 0
     kinds = {p["kind"] for p in manifest(crawl_dir)}
     assert {"good", "no_image", "non_english", "low_quality", "malformed"} <= kinds
 

@@ -1,0 +1,326 @@
+"""Resumable runs on Beam: per-WARC-file checkpoints, completion markers and progress.
+
+``CheckpointPerFile`` sits between the per-file stages (read ... sampling) and the global
+ones (dedup, image fetching, writers). It groups the per-file outputs by archive, writes each
+archive's results durably (``RUN/_per_file/<key>.parquet``, tmp + rename) and only then its
+completion marker (``RUN/_done/<key>.json``), and passes the records on. Archives that were
+completed by an earlier attempt of the same run are not read again: their checkpoints are
+read back and flattened with the fresh results, so everything downstream — and the funnel —
+sees the whole corpus, exactly as in an uninterrupted run. See ``kosmos_data.checkpoint``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from typing import ClassVar
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+from apache_beam.pvalue import TaggedOutput
+
+from kosmos_data import __version__
+from kosmos_data.beam.transforms import DEAD_TAG, DROPPED_TAG, STATS_TAG, publish_bytes
+from kosmos_data.checkpoint import (
+    DONE_DIR,
+    KIND_DEAD,
+    KIND_DOC,
+    KIND_DROPPED,
+    KIND_STATS,
+    PER_FILE_DIR,
+    RUN_FILE,
+    FileResult,
+    decode_file_result,
+    encode_file_result,
+    file_key,
+    hang_after_markers,
+    marker_body,
+    marker_key,
+    run_fingerprint,
+)
+from kosmos_data.funnel import RECORDS_IN
+
+log = logging.getLogger(__name__)
+
+
+# --- run directory -------------------------------------------------------------------------
+
+
+def _ls(directory: str, pattern: str = "*") -> list[str]:
+    if not FileSystems.exists(directory):
+        return []
+    return sorted(
+        m.path for m in FileSystems.match([FileSystems.join(directory, pattern)])[0].metadata_list
+    )
+
+
+def done_keys(run_dir: str) -> set[str]:
+    """File keys of the archives an earlier attempt completed (markers present)."""
+    return {marker_key(p) for p in _ls(FileSystems.join(run_dir, DONE_DIR), "*.json")}
+
+
+def prepare_checkpoints(run_dir: str, description: dict, *, resume: bool, overwrite: bool) -> int:
+    """Validate and initialise ``_per_file/``, ``_done/`` and ``_run.json``.
+
+    Returns the number of archives already completed. Refuses to mix checkpoints of a
+    different job (inputs, per-file stage configs or version differ) into a resumed run,
+    and refuses to silently discard an interrupted run's work without ``--overwrite``.
+    """
+    if resume and overwrite:
+        raise ValueError("--resume and --overwrite exclude each other")
+    per_file = FileSystems.join(run_dir, PER_FILE_DIR)
+    done_dir = FileSystems.join(run_dir, DONE_DIR)
+    run_file = FileSystems.join(run_dir, RUN_FILE)
+    markers = _ls(done_dir, "*.json")
+    fingerprint = run_fingerprint(description)
+    if overwrite:
+        stale = _ls(per_file) + markers + ([run_file] if FileSystems.exists(run_file) else [])
+        if stale:
+            FileSystems.delete(stale)
+        markers = []
+    elif markers and not resume:
+        raise FileExistsError(
+            f"--output {run_dir} holds {len(markers)} completed-file checkpoint(s) of an "
+            "earlier, possibly interrupted run; pass --resume to continue it or --overwrite "
+            "to start again"
+        )
+    if resume and FileSystems.exists(run_file):
+        with FileSystems.open(run_file) as f:
+            previous = json.loads(f.read())
+        if previous.get("fingerprint") != fingerprint:
+            raise ValueError(
+                f"--resume: {run_dir} was started with different inputs, stage configs or "
+                f"kosmos-data version ({RUN_FILE} fingerprint {previous.get('fingerprint')} != "
+                f"{fingerprint}); use --overwrite or another --output"
+            )
+    elif resume and markers:
+        raise ValueError(f"--resume: {run_dir} has markers but no {RUN_FILE}; use --overwrite")
+    for d in (per_file, done_dir):
+        if not FileSystems.exists(d):
+            FileSystems.mkdirs(d)
+    body = {"fingerprint": fingerprint, "kosmos_data_version": __version__, **description}
+    publish_bytes(run_file, json.dumps(body, indent=2, sort_keys=True).encode("utf-8"))
+    return len(markers)
+
+
+# --- progress --------------------------------------------------------------------------------
+
+
+class _Progress:
+    """Process-wide progress of one phase (files done, records/s, ETA), for local runs.
+
+    On the DirectRunner every DoFn lives in this process, so the log lines describe the
+    whole run; on Dataflow/Flink each worker logs its own share (the UI shows the rest).
+    """
+
+    _lock = threading.Lock()
+    _state: ClassVar[dict[str, list[float]]] = {}
+
+    @classmethod
+    def update(cls, phase: str, total: int, started_at: float, records: int) -> str:
+        with cls._lock:
+            st = cls._state.setdefault(phase, [0, 0])
+            st[0] += 1
+            st[1] += records
+            files, recs = int(st[0]), int(st[1])
+        elapsed = max(time.time() - started_at, 1e-6)
+        rate = recs / elapsed
+        eta = (total - files) * elapsed / files if files and total >= files else 0.0
+        return (
+            f"{phase}: {files}/{total} archives, {recs:,} records, {rate:,.0f} records/s, "
+            f"elapsed {elapsed:,.0f}s, ETA {eta:,.0f}s"
+        )
+
+
+class _ReadProgressFn(beam.DoFn):
+    def __init__(self, total: int, started_at: float) -> None:
+        self.total = total
+        self.started_at = started_at
+
+    def process(self, event) -> Iterator[None]:
+        _path, ((kind, _, _), n) = event
+        if kind == RECORDS_IN:
+            log.info("%s", _Progress.update("read", self.total, self.started_at, n))
+        return iter(())
+
+
+class LogReadProgress(beam.PTransform):
+    """Logs files read / records per second / ETA from the reader's per-file events."""
+
+    def __init__(self, total: int, started_at: float) -> None:
+        super().__init__()
+        self.total = total
+        self.started_at = started_at
+
+    def expand(self, file_stats):
+        return file_stats | "Log" >> beam.ParDo(_ReadProgressFn(self.total, self.started_at))
+
+
+# --- checkpoint writer / reader --------------------------------------------------------------
+
+
+def _emit(result: FileResult) -> Iterator[object]:
+    yield from result.docs
+    for d in result.dropped:
+        yield TaggedOutput(DROPPED_TAG, d)
+    for d in result.dead:
+        yield TaggedOutput(DEAD_TAG, d)
+    for e in result.stats:
+        yield TaggedOutput(STATS_TAG, e)
+
+
+class _WriteCheckpointFn(beam.DoFn):
+    """One archive's grouped results -> checkpoint parquet, then marker; records pass on."""
+
+    _markers_written = 0  # per process, for the fault-injection hook
+    _lock = threading.Lock()
+
+    def __init__(self, run_dir: str, total: int, started_at: float) -> None:
+        self.run_dir = run_dir
+        self.total = total
+        self.started_at = started_at
+
+    def setup(self) -> None:
+        self.files = Metrics.counter("kosmos_data.checkpoint", "files_checkpointed")
+        self.hang_after = hang_after_markers()
+
+    def process(self, element) -> Iterator[object]:
+        path, tagged = element
+        result = FileResult(path, [], [], [], [])
+        lists = {
+            KIND_DOC: result.docs,
+            KIND_DROPPED: result.dropped,
+            KIND_DEAD: result.dead,
+            KIND_STATS: result.stats,
+        }
+        for kind, rec in tagged:
+            lists[kind].append(rec)
+        key = file_key(path)
+        name = f"{key}.parquet"
+        data = encode_file_result(result)
+        # Order matters: the marker is published only once the checkpoint is in place, so a
+        # kill at any point leaves either no marker (file redone) or a complete checkpoint.
+        publish_bytes(FileSystems.join(self.run_dir, PER_FILE_DIR, name), data)
+        marker = json.dumps(marker_body(result, name, data), indent=2, sort_keys=True)
+        publish_bytes(
+            FileSystems.join(self.run_dir, DONE_DIR, f"{key}.json"), marker.encode("utf-8")
+        )
+        self.files.inc()
+        records = result.counts()["records_in"]
+        log.info("%s", _Progress.update("checkpointed", self.total, self.started_at, records))
+        with self._lock:
+            type(self)._markers_written += 1
+            written = type(self)._markers_written
+        if self.hang_after is not None and written >= self.hang_after:
+            log.warning("fault injection: %d marker(s) written; hanging until killed", written)
+            while True:
+                time.sleep(3600)
+        yield from _emit(result)
+
+
+class _ReadCheckpointFn(beam.DoFn):
+    """An archive completed earlier: its checkpoint's records, verified against the marker."""
+
+    def __init__(self, run_dir: str) -> None:
+        self.run_dir = run_dir
+
+    def setup(self) -> None:
+        self.files = Metrics.counter("kosmos_data.checkpoint", "files_resumed")
+
+    def process(self, key: str) -> Iterator[object]:
+        import hashlib
+
+        with FileSystems.open(FileSystems.join(self.run_dir, DONE_DIR, f"{key}.json")) as f:
+            marker = json.loads(f.read())
+        ckpt = FileSystems.join(self.run_dir, PER_FILE_DIR, marker["checkpoint"])
+        with FileSystems.open(ckpt) as f:
+            data = f.read()
+        if hashlib.sha256(data).hexdigest() != marker["sha256"]:
+            raise OSError(
+                f"checkpoint {ckpt} does not match its marker (sha256); rerun with "
+                "--overwrite or delete the marker to redo that archive"
+            )
+        self.files.inc()
+        yield from _emit(decode_file_result(data))
+
+
+class CheckpointPerFile(beam.PTransform):
+    """Per-file outputs of fresh archives + checkpoints of completed ones -> the whole corpus.
+
+    Input: a dict with ``docs``, ``dropped``, ``dead_letter`` (records whose provenance names
+    their archive) and ``file_stats`` (``(archive, ((kind, stage, reason), n))``). Output: a
+    dict with ``docs``, ``dropped``, ``dead_letter`` and ``stats`` (unkeyed events) covering
+    fresh and resumed archives alike.
+    """
+
+    def __init__(
+        self, run_dir: str, total_files: int, resumed_keys: list[str], started_at: float
+    ) -> None:
+        super().__init__()
+        self.run_dir = run_dir
+        self.total_files = total_files
+        self.resumed_keys = sorted(resumed_keys)
+        self.started_at = started_at
+
+    def expand(self, pcolls):
+        pipeline = pcolls["docs"].pipeline
+        keyed = (
+            pcolls["docs"]
+            | "KeyDocs" >> beam.Map(lambda d: (d.provenance.warc_file, (KIND_DOC, d))),
+            pcolls["dropped"]
+            | "KeyDropped" >> beam.Map(lambda d: (d.provenance.warc_file, (KIND_DROPPED, d))),
+            pcolls["dead_letter"]
+            | "KeyDeadLetters" >> beam.Map(lambda d: (d.provenance.warc_file, (KIND_DEAD, d))),
+            pcolls["file_stats"] | "KeyStats" >> beam.Map(lambda e: (e[0], (KIND_STATS, e[1]))),
+        )
+        fresh = (
+            keyed
+            | "FlattenPerFile" >> beam.Flatten()
+            | "GroupByFile" >> beam.GroupByKey()
+            | "WriteCheckpoint"
+            >> beam.ParDo(
+                _WriteCheckpointFn(self.run_dir, self.total_files, self.started_at)
+            ).with_outputs(DROPPED_TAG, DEAD_TAG, STATS_TAG, main="docs")
+        )
+        restored = (
+            pipeline
+            | "ListCompleted" >> beam.Create(self.resumed_keys)
+            | "SpreadCompleted" >> beam.Reshuffle()
+            | "ReadCheckpoint"
+            >> beam.ParDo(_ReadCheckpointFn(self.run_dir)).with_outputs(
+                DROPPED_TAG, DEAD_TAG, STATS_TAG, main="docs"
+            )
+        )
+        return {
+            "docs": (fresh.docs, restored.docs) | "MergeDocs" >> beam.Flatten(),
+            "dropped": (fresh[DROPPED_TAG], restored[DROPPED_TAG])
+            | "MergeDropped" >> beam.Flatten(),
+            "dead_letter": (fresh[DEAD_TAG], restored[DEAD_TAG])
+            | "MergeDeadLetters" >> beam.Flatten(),
+            "stats": (fresh[STATS_TAG], restored[STATS_TAG]) | "MergeStats" >> beam.Flatten(),
+        }
+
+
+def run_info(options, started: float, finished: float, counters: dict[str, int]) -> dict:
+    """``funnel.json: run``: this attempt's runner, wall clock and archives read/resumed.
+
+    Throughput in ``kosmos-data report`` is records read in this attempt over its wall
+    clock, so a resumed attempt is not credited with the archives it skipped.
+    """
+    from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
+
+    runner = options.view_as(StandardOptions).runner or "DirectRunner"
+    direct = options.view_as(DirectOptions)
+    return {
+        "runner": runner if isinstance(runner, str) else type(runner).__name__,
+        "direct_num_workers": direct.direct_num_workers,
+        "started_unix": round(started, 3),
+        "wall_seconds": round(finished - started, 3),
+        "archives_read": counters.get("kosmos_data.read/files", 0),
+        "archives_resumed": counters.get("kosmos_data.checkpoint/files_resumed", 0),
+        "records_read": counters.get("kosmos_data.read/records", 0),
+    }

@@ -1,0 +1,189 @@
+"""Per-WARC-file checkpoints: what makes a large run resumable (Beam-free core).
+
+A Common Crawl snapshot is ~90,000 WARC files; a run that dies after 60,000 of them must not
+start again from zero. The per-file part of a job (read -> prefilter -> extract -> langid ->
+quality -> sampling) depends on one archive only, so its results are checkpointed per file:
+
+    RUN/_per_file/<file_key>.parquet   every kept document, dropped record and dead letter of
+                                       the file (lossless: the pickled record), plus its funnel
+                                       events (``stats``), written to a temp name and renamed
+    RUN/_done/<file_key>.json          the completion marker, written (tmp + rename) only
+                                       AFTER the parquet is in place; holds counts and the
+                                       checkpoint's sha256
+
+A resumed run (``--resume``) lists the markers before the pipeline is built, does not read
+those archives again, and reads their checkpoints back instead; the global stages and the
+writers then see exactly the records an uninterrupted run would have seen, so the final
+outputs are byte-identical (writers sort rows and shard by stable hashes). A marker without
+its parquet, or a parquet whose sha256 does not match, is an error, never silently skipped.
+
+The checkpoint stores pickled records (protocol 5): they are read back only by the same
+kosmos-data version (checked through ``RUN/_run.json``), from a run directory the user owns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import pickle
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from kosmos_data.records import DeadLetter, Document, Dropped
+
+PER_FILE_DIR = "_per_file"
+DONE_DIR = "_done"
+RUN_FILE = "_run.json"
+
+#: Test hook (fault injection): after writing this many markers in one process, the
+#: checkpoint writer stops making progress (sleeps) so a test can SIGKILL the job at a known
+#: point between files. Never set in production.
+HANG_AFTER_MARKERS_ENV = "KOSMOS_DATA_TEST_HANG_AFTER_MARKERS"
+
+KIND_DOC = "doc"
+KIND_DROPPED = "dropped"
+KIND_DEAD = "dead_letter"
+KIND_STATS = "stats"
+
+CHECKPOINT_SCHEMA = pa.schema(
+    [
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("sort_key", pa.string(), nullable=False),
+        pa.field("record", pa.binary(), nullable=False),
+    ]
+)
+
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def file_key(path: str) -> str:
+    """A file-system-safe, unique name for an archive path: ``<basename>-<hash>``.
+
+    The basename keeps markers readable; the hash of the full path keeps two archives with
+    the same basename (different CC segments) apart.
+    """
+    base = _SAFE.sub("_", path.rstrip("/").rsplit("/", 1)[-1])[:120] or "archive"
+    digest = hashlib.blake2b(path.encode("utf-8"), digest_size=8).hexdigest()
+    return f"{base}-{digest}"
+
+
+@dataclass(slots=True)
+class FileResult:
+    """Everything the per-file stages produced for one archive."""
+
+    path: str
+    docs: list[Document]
+    dropped: list[Dropped]
+    dead: list[DeadLetter]
+    stats: list[tuple[tuple[str, str, str], int]]
+
+    def counts(self) -> dict[str, int]:
+        records_in = sum(n for (kind, _, _), n in self.stats if kind == "records_in")
+        return {
+            "records_in": records_in,
+            "kept": len(self.docs),
+            "dropped": len(self.dropped),
+            "dead_letter": len(self.dead),
+        }
+
+
+def _record_sort_key(kind: str, rec: object) -> str:
+    if kind == KIND_STATS:
+        (k, stage, reason), n = rec  # type: ignore[misc]
+        return f"{k}|{stage}|{reason}|{n}"
+    p = rec.provenance  # type: ignore[attr-defined]
+    extra = getattr(rec, "id", "") or f"{getattr(rec, 'stage', '')}|{getattr(rec, 'reason', '')}"
+    return f"{p.offset:020d}|{p.record_id}|{extra}"
+
+
+def encode_file_result(result: FileResult) -> bytes:
+    """The checkpoint file's bytes (deterministic: rows sorted, zstd, no timestamps)."""
+    rows = []
+    for kind, items in (
+        (KIND_DOC, result.docs),
+        (KIND_DROPPED, result.dropped),
+        (KIND_DEAD, result.dead),
+        (KIND_STATS, result.stats),
+    ):
+        for rec in items:
+            rows.append(
+                {
+                    "kind": kind,
+                    "sort_key": _record_sort_key(kind, rec),
+                    "record": pickle.dumps(rec, protocol=5),
+                }
+            )
+    rows.sort(key=lambda r: (r["kind"], r["sort_key"], r["record"]))
+    table = pa.Table.from_pylist(rows, schema=CHECKPOINT_SCHEMA)
+    table = table.replace_schema_metadata({"kosmos_data.path": result.path})
+    buf = io.BytesIO()
+    pq.write_table(table, buf, compression="zstd")
+    return buf.getvalue()
+
+
+def decode_file_result(data: bytes) -> FileResult:
+    """Inverse of ``encode_file_result``."""
+    table = pq.read_table(io.BytesIO(data))
+    meta = table.schema.metadata or {}
+    path = meta.get(b"kosmos_data.path", b"").decode("utf-8")
+    out = FileResult(path, [], [], [], [])
+    lists = {KIND_DOC: out.docs, KIND_DROPPED: out.dropped, KIND_DEAD: out.dead}
+    lists[KIND_STATS] = out.stats  # type: ignore[assignment]
+    for kind, blob in zip(
+        table.column("kind").to_pylist(), table.column("record").to_pylist(), strict=True
+    ):
+        rec = pickle.loads(blob)
+        if kind == KIND_STATS:
+            (k, stage, reason), n = rec
+            rec = ((k, stage, reason), n)
+        lists[kind].append(rec)
+    return out
+
+
+def marker_body(result: FileResult, checkpoint_name: str, data: bytes) -> dict[str, object]:
+    """The completion marker: enough to check the checkpoint and to print progress."""
+    return {
+        "path": result.path,
+        "file_key": file_key(result.path),
+        "checkpoint": checkpoint_name,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "bytes": len(data),
+        "counts": result.counts(),
+    }
+
+
+def marker_key(marker_name: str) -> str:
+    """``<file_key>.json`` -> ``<file_key>``."""
+    return marker_name.rsplit("/", 1)[-1].removesuffix(".json")
+
+
+def split_done(archives: Iterable[str], done_keys: Iterable[str]) -> tuple[list[str], list[str]]:
+    """(archives still to process, archives already checkpointed), both sorted."""
+    done = set(done_keys)
+    todo, skipped = [], []
+    for path in sorted(archives):
+        (skipped if file_key(path) in done else todo).append(path)
+    return todo, skipped
+
+
+def run_fingerprint(description: Mapping[str, object]) -> str:
+    """A stable hash of what determines per-file outputs (inputs, stage configs, version)."""
+    blob = json.dumps(description, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    return hashlib.blake2b(blob, digest_size=16).hexdigest()
+
+
+def hang_after_markers() -> int | None:
+    """The fault-injection knob (see ``HANG_AFTER_MARKERS_ENV``), or None when unset."""
+    raw = os.environ.get(HANG_AFTER_MARKERS_ENV, "").strip()
+    if not raw:
+        return None
+    n = int(raw)
+    if n < 1:
+        raise ValueError(f"{HANG_AFTER_MARKERS_ENV} must be >= 1, got {n}")
+    return n

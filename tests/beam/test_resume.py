@@ -1,0 +1,113 @@
+"""Resumable runs: a job SIGKILLed between archives, resumed, equals an uninterrupted run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from kosmos_data.checkpoint import HANG_AFTER_MARKERS_ENV
+from kosmos_data.samplecrawl import SampleCrawlConfig, generate_crawl
+
+from .conftest import dir_digest, load_funnel, run_interleaved
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def crawl3(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("crawl3")
+    generate_crawl(d, SampleCrawlConfig(num_pages=90, num_files=3, seed=11))
+    return d
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(crawl3, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("whole")
+    run_interleaved([str(crawl3 / "*.warc.gz")], out)
+    return out
+
+
+def _argv(crawl: Path, out: Path) -> list[str]:
+    return ["--input", str(crawl / "*.warc.gz"), "--output", str(out), "--docs-shards", "3"]
+
+
+def _kill_after_first_marker(crawl: Path, out: Path) -> None:
+    env = dict(os.environ, **{HANG_AFTER_MARKERS_ENV: "1"})
+    cmd = [sys.executable, "-m", "kosmos_data.cli", "run", "interleaved", *_argv(crawl, out)]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not list((out / "_done").glob("*.json")):
+            assert proc.poll() is None, f"job exited early with {proc.returncode}"
+            assert time.monotonic() < deadline, "no completion marker within 120s"
+            time.sleep(0.1)
+        time.sleep(0.5)  # the job now hangs after its marker (fault injection); kill it
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+
+
+def test_killed_run_resumes_to_identical_outputs(crawl3, uninterrupted, tmp_path):
+    out = tmp_path / "killed"
+    _kill_after_first_marker(crawl3, out)
+    markers = sorted((out / "_done").glob("*.json"))
+    assert len(markers) == 1  # killed between archives: one done, two not
+    assert not list((out / "docs").glob("*.parquet")), "final outputs come after checkpoints"
+    done = json.loads(markers[0].read_text())
+    assert (out / "_per_file" / done["checkpoint"]).exists()
+
+    # A plain rerun refuses to throw the completed work away silently.
+    with pytest.raises(FileExistsError, match="--resume"):
+        run_interleaved([str(crawl3 / "*.warc.gz")], out)
+
+    funnel = run_interleaved([str(crawl3 / "*.warc.gz")], out, "--resume")
+    counters = funnel["beam_counters"]
+    assert counters["kosmos_data.read/files"] == 2  # the completed archive was not read
+    assert counters["kosmos_data.checkpoint/files_resumed"] == 1
+    assert counters["kosmos_data.checkpoint/files_checkpointed"] == 2
+    assert len(list((out / "_done").glob("*.json"))) == 3
+
+    for sub in ("docs", "dropped", "dead_letter"):
+        assert dir_digest(out / sub) == dir_digest(uninterrupted / sub), sub
+    a, b = load_funnel(out), load_funnel(uninterrupted)
+    for key in ("records_in", "kept", "dropped", "dead_letter", "stages", "images"):
+        assert a[key] == b[key], key
+    assert a["breakdowns"] == b["breakdowns"] and a["balanced"] is True
+    # Per-archive checkpoints are identical too, whichever attempt wrote them.
+    assert dir_digest(out / "_per_file") == dir_digest(uninterrupted / "_per_file")
+
+
+def test_resume_refuses_a_different_job(crawl3, uninterrupted):
+    with pytest.raises(ValueError, match="fingerprint"):
+        run_interleaved([str(crawl3 / "*.warc.gz")], uninterrupted, "--resume", "--seed", "5")
+
+
+def test_resume_of_a_finished_run_reads_nothing_and_rewrites_the_same(crawl3, uninterrupted):
+    before = {s: dir_digest(uninterrupted / s) for s in ("docs", "dropped", "dead_letter")}
+    funnel = run_interleaved([str(crawl3 / "*.warc.gz")], uninterrupted, "--resume")
+    assert funnel["beam_counters"].get("kosmos_data.read/files", 0) == 0
+    assert funnel["files"] == 3 and funnel["balanced"]
+    for sub, digest in before.items():
+        assert dir_digest(uninterrupted / sub) == digest
+
+
+def test_corrupted_checkpoint_is_an_error_not_a_silent_skip(crawl3, uninterrupted, tmp_path):
+    import shutil
+
+    out = tmp_path / "copy"
+    shutil.copytree(uninterrupted, out)
+    victim = sorted((out / "_per_file").glob("*.parquet"))[0]
+    victim.write_bytes(victim.read_bytes()[:-10] + b"0123456789")
+    with pytest.raises(Exception, match="does not match its marker"):
+        run_interleaved([str(crawl3 / "*.warc.gz")], out, "--resume")
