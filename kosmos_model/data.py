@@ -1,0 +1,610 @@
+"""From shards to batches: units, full-sentence packing, the source mixture, instructions.
+
+KOSMOS-1 §3.1 trains on three sources read through :mod:`kosmos_data.shards` only:
+
+* text corpora: "we use full-sentence packing ... each input sequence is packed with full
+  sentences sampled continuously from one or more documents" (the RoBERTa FULL-SENTENCES
+  scheme, Liu et al., 2019 §4.2), up to 2,048 tokens;
+* image-caption pairs: ``<s> <image> [64] </image> caption </s>``, several pairs per sequence;
+* interleaved web documents: ``<s> text <image> [64] </image> text ... </s>``.
+
+A *unit* is what packing never splits: one sentence of a text or interleaved document, one
+image of an interleaved document (``<image>`` + 64 slots + ``</image>``), one caption pair, or
+one instruction example. Each token carries a *kind* that decides whether it may be a target.
+
+Batches mix the sources by token share (KOSMOS-1 §3.2: 1.2M-token batches of 0.5M text,
+0.5M image-caption and 0.2M interleaved tokens); language-only instruction data (§3.3,
+Unnatural Instructions / FLANv2 in ``(instruction, input, output)`` form) is a slice of the
+text share with its prompt tokens masked out of the loss.
+
+Every stream is deterministic and its position (epoch, shard, sample, unit) is saved in
+checkpoints, so a resumed run continues with exactly the batches it would have seen.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from kosmos_data import shards as kshards
+from kosmos_model.model import IGNORE
+from kosmos_model.tokenizer import Tokenizer
+from kosmos_model.vision import crop_image
+
+# Token kinds. Only TEXT tokens are ever targets.
+TEXT, PROMPT, IMAGE, MARK, PAD = 0, 1, 2, 3, 4
+SOURCES = ("text", "captions", "interleaved", "instructions")
+#: KOSMOS-1 §3.2: 0.5M text, 0.5M image-caption, 0.2M interleaved tokens per 1.2M batch.
+PAPER_PROPORTIONS = {"text": 0.5, "captions": 0.5, "interleaved": 0.2}
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+@dataclass(slots=True)
+class Unit:
+    tokens: list[int]
+    kinds: list[int]
+    images: list[bytes] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences: split after . ! ? followed by whitespace, and at newlines."""
+    return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
+
+
+def _text_units(tok: Tokenizer, text: str) -> list[Unit]:
+    return [Unit(ids, [TEXT] * len(ids)) for s in split_sentences(text) if (ids := tok.encode(s))]
+
+
+def _image_unit(tok: Tokenizer, data: bytes, num_latents: int) -> Unit:
+    tokens = [tok.image_start_id] + [tok.pad_id] * num_latents + [tok.image_end_id]
+    kinds = [MARK] + [IMAGE] * num_latents + [MARK]
+    return Unit(tokens, kinds, [data])
+
+
+def _wrap_document(tok: Tokenizer, units: list[Unit]) -> list[Unit]:
+    """``<s>`` before the first unit, ``</s>`` after the last. ``<s>`` is never a target (it
+    follows the previous document's ``</s>`` and cannot be predicted); ``</s>`` is one."""
+    if not units:
+        return units
+    first = units[0]
+    units[0] = Unit([tok.bos_id, *first.tokens], [PROMPT, *first.kinds], first.images)
+    last = units[-1]  # (the same unit as units[0] for a one-sentence document)
+    units[-1] = Unit([*last.tokens, tok.eos_id], [*last.kinds, TEXT], last.images)
+    return units
+
+
+def text_units(tok: Tokenizer, sample: kshards.TextSample) -> list[Unit]:
+    return _wrap_document(tok, _text_units(tok, sample.text))
+
+
+def caption_units(tok: Tokenizer, sample: kshards.CaptionSample, num_latents: int) -> list[Unit]:
+    """One pair is one unit: ``<s> <image> [slots] </image> caption </s>``."""
+    img = _image_unit(tok, sample.image.data, num_latents)
+    cap = tok.encode(sample.caption.strip())
+    if not cap:
+        return []
+    unit = Unit(
+        [tok.bos_id, *img.tokens, *cap, tok.eos_id],
+        [PROMPT, *img.kinds, *([TEXT] * len(cap)), TEXT],
+        img.images,
+    )
+    return [unit]
+
+
+def interleaved_units(
+    tok: Tokenizer, sample: kshards.InterleavedSample, num_latents: int
+) -> list[Unit]:
+    units: list[Unit] = []
+    images = iter(sample.images)
+    for text in sample.texts:
+        if text is None:
+            units.append(_image_unit(tok, next(images).data, num_latents))
+        else:
+            units += _text_units(tok, text)
+    return _wrap_document(tok, units)
+
+
+def instruction_prompt(instruction: str, inp: str) -> str:
+    """The prompt template of an ``(instruction, input, output)`` example."""
+    prompt = f"Instruction: {instruction.strip()}\n"
+    if inp and inp.strip():
+        prompt += f"Input: {inp.strip()}\n"
+    return prompt + "Output:"
+
+
+def instruction_units(tok: Tokenizer, example: dict) -> list[Unit]:
+    """``<s> prompt output </s>`` as one unit; instruction and input are PROMPT (no loss)."""
+    for k in ("instruction", "output"):
+        if k not in example:
+            raise ValueError(f"instruction example lacks {k!r}: {sorted(example)}")
+    prompt = tok.encode(instruction_prompt(example["instruction"], example.get("input", "")))
+    out = tok.encode(" " + example["output"].strip())
+    tokens = [tok.bos_id, *prompt, *out, tok.eos_id]
+    kinds = [PROMPT] * (1 + len(prompt)) + [TEXT] * (len(out) + 1)
+    return [Unit(tokens, kinds)]
+
+
+# --------------------------------------------------------------------------- streams
+
+
+@dataclass(slots=True)
+class StreamState:
+    epoch: int = 0
+    file: int = 0  # index into this epoch's file order
+    sample: int = 0  # samples of that file already consumed
+    unit: int = 0  # units of the current sample already consumed
+
+
+class UnitStream:
+    """An endless, resumable stream of units from a list of files (shards or JSONL).
+
+    Each epoch visits this rank's files in an order shuffled with ``(seed, epoch)``; a
+    sample's units come out in order. ``peek``/``pop`` let the packer take a unit only when
+    it fits, so the saved position always points at the next unplaced unit.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        files: list[str],
+        read: Callable[[str], Iterator[object]],
+        units: Callable[[object], list[Unit]],
+        *,
+        seed: int,
+        shuffle: bool = True,
+        rank: int = 0,
+        world_size: int = 1,
+        state: StreamState | None = None,
+        max_epochs: int | None = None,
+    ) -> None:
+        if not files:
+            raise ValueError(f"source {name!r} has no files")
+        self.name = name
+        # Ranks split files when there are enough of them, else samples (every world-th).
+        self._stride_samples = len(files) < world_size
+        self.files = files if self._stride_samples else files[rank::world_size]
+        self.rank, self.world_size = rank, world_size
+        self.read, self.make_units = read, units
+        self.seed, self.shuffle = seed, shuffle
+        self.state = state or StreamState()
+        self.max_epochs = max_epochs  # None: endless; else StopIteration after that many
+        self._iter: Iterator[object] | None = None
+        self._units: list[Unit] | None = None
+        self._empty_files = 0
+
+    def _order(self, epoch: int) -> list[str]:
+        order = list(self.files)
+        if self.shuffle:
+            random.Random(f"{self.seed}:{self.name}:{epoch}").shuffle(order)
+        return order
+
+    def _samples(self, path: str) -> Iterator[object]:
+        for i, s in enumerate(self.read(path)):
+            if not self._stride_samples or i % self.world_size == self.rank:
+                yield s
+
+    def _open(self) -> None:
+        st = self.state
+        self._iter = self._samples(self._order(st.epoch)[st.file])
+        for _ in range(st.sample):  # resume: skip consumed samples
+            next(self._iter)
+
+    def _load_sample(self) -> None:
+        """Make ``self._units`` the units of the sample at the current position."""
+        while self._units is None:
+            if self.max_epochs is not None and self.state.epoch >= self.max_epochs:
+                raise StopIteration
+            if self._iter is None:
+                self._open()
+            sample = next(self._iter, None)
+            st = self.state
+            if sample is None:  # end of file
+                self._iter = None
+                st.file, st.sample, st.unit = st.file + 1, 0, 0
+                if st.file == len(self.files):
+                    st.epoch, st.file = st.epoch + 1, 0
+                    self._empty_files += 1
+                    if self._empty_files > 1:
+                        raise ValueError(f"source {self.name!r} yields no units")
+                continue
+            units = self.make_units(sample)
+            if st.unit >= len(units):  # (empty sample, or resumed past its end)
+                st.sample, st.unit = st.sample + 1, 0
+                continue
+            self._empty_files = 0
+            self._units = units
+
+    def peek(self) -> Unit:
+        self._load_sample()
+        return self._units[self.state.unit]
+
+    def pop(self) -> Unit:
+        unit = self.peek()
+        st = self.state
+        st.unit += 1
+        if st.unit == len(self._units):
+            st.sample, st.unit, self._units = st.sample + 1, 0, None
+        return unit
+
+
+# --------------------------------------------------------------------------- packing
+
+
+@dataclass(slots=True)
+class PackedSequence:
+    tokens: np.ndarray  # (L,) int64, L = seq_len + 1
+    kinds: np.ndarray  # (L,) uint8
+    images: list[bytes]
+    source: str
+    units: list[tuple[int, int]]  # (start, end) of each unit, for tests and inspection
+
+    @property
+    def real_tokens(self) -> int:
+        return int((self.kinds != PAD).sum())
+
+
+def pack_sequence(stream: UnitStream, length: int, pad_id: int, dropped: dict) -> PackedSequence:
+    """Fill ``length`` tokens with whole units from ``stream``; pad the rest.
+
+    A unit longer than ``length`` can never fit; it is skipped and counted in ``dropped``
+    (``dropped[source]``), never cut.
+    """
+    tokens: list[int] = []
+    kinds: list[int] = []
+    images: list[bytes] = []
+    spans: list[tuple[int, int]] = []
+    skipped = 0
+    while True:
+        try:
+            unit = stream.peek()
+        except StopIteration:  # a finite stream (evaluation) ran out
+            if not tokens:
+                raise
+            break
+        if len(unit) > length:
+            stream.pop()
+            dropped[stream.name] = dropped.get(stream.name, 0) + 1
+            skipped += 1
+            if skipped > 100_000 and not tokens:
+                raise ValueError(
+                    f"source {stream.name!r}: no unit fits in {length} tokens (sequence too short)"
+                )
+            continue
+        if len(tokens) + len(unit) > length:
+            break
+        stream.pop()
+        spans.append((len(tokens), len(tokens) + len(unit)))
+        tokens += unit.tokens
+        kinds += unit.kinds
+        images += unit.images
+    n = length - len(tokens)
+    return PackedSequence(
+        np.asarray(tokens + [pad_id] * n, dtype=np.int64),
+        np.asarray(kinds + [PAD] * n, dtype=np.uint8),
+        images,
+        stream.name,
+        spans,
+    )
+
+
+# --------------------------------------------------------------------------- mixture
+
+
+@dataclass(frozen=True, slots=True)
+class MixtureConfig:
+    """Token shares per source in each batch (normalised; KOSMOS-1 §3.2 by default).
+
+    ``instruction_fraction`` of the text share goes to instruction examples when an
+    instruction file is given (KOSMOS-1 §3.3 mixes them into the text stream).
+    ``natural=True`` weighs sources by their manifest token counts instead.
+    """
+
+    text: float = PAPER_PROPORTIONS["text"]
+    captions: float = PAPER_PROPORTIONS["captions"]
+    interleaved: float = PAPER_PROPORTIONS["interleaved"]
+    instruction_fraction: float = 0.1
+    natural: bool = False
+
+    def __post_init__(self) -> None:
+        for f in ("text", "captions", "interleaved"):
+            if getattr(self, f) < 0:
+                raise ValueError(f"MixtureConfig.{f} must be >= 0, got {getattr(self, f)}")
+        if not 0.0 <= self.instruction_fraction < 1.0:
+            raise ValueError("MixtureConfig.instruction_fraction must be in [0, 1)")
+
+
+def source_tokens(shard_dir: str) -> int:
+    """A source's token count, from its shard manifest (``totals.tokens``)."""
+    return int(kshards.read_manifest(shard_dir)["totals"]["tokens"])
+
+
+def mixture_shares(
+    config: MixtureConfig, shard_dirs: dict[str, str], has_instructions: bool
+) -> dict[str, float]:
+    """Normalised token share per available source (sources without shards are left out)."""
+    if config.natural:
+        raw = {s: float(source_tokens(d)) for s, d in shard_dirs.items()}
+    else:
+        raw = {s: getattr(config, s) for s in shard_dirs if s in PAPER_PROPORTIONS}
+    for s in shard_dirs:
+        if s not in PAPER_PROPORTIONS:
+            raise ValueError(f"unknown source {s!r}; expected one of {tuple(PAPER_PROPORTIONS)}")
+    raw = {s: w for s, w in raw.items() if w > 0}
+    if has_instructions:
+        text = raw.pop("text", 0.0) or sum(raw.values()) or 1.0
+        f = config.instruction_fraction
+        if "text" in shard_dirs and f < 1:
+            raw["text"] = text * (1 - f)
+        raw["instructions"] = text * (f if "text" in shard_dirs else 1.0)
+    total = sum(raw.values())
+    if total <= 0:
+        raise ValueError("the mixture has no source with a positive share")
+    return {s: w / total for s, w in raw.items()}
+
+
+def plan_mixture(
+    shares: dict[str, float], shard_dirs: dict[str, str], tokens_per_step: int, steps: int
+) -> dict[str, dict]:
+    """Per source: manifest tokens, tokens the run will draw, and epochs that means."""
+    plan = {}
+    for s, share in shares.items():
+        available = source_tokens(shard_dirs[s]) if s in shard_dirs else 0
+        draw = share * tokens_per_step * steps
+        plan[s] = {
+            "share": share,
+            "manifest_tokens": available,
+            "planned_tokens": int(draw),
+            "epochs": (draw / available) if available else None,
+        }
+    return plan
+
+
+@dataclass(slots=True)
+class Batch:
+    input_ids: torch.Tensor  # (B, T) int64
+    targets: torch.Tensor  # (B, T) int64, IGNORE where not trained
+    image_mask: torch.Tensor  # (B, T) bool
+    pixels: torch.Tensor | None  # (N, 3, S, S) uint8, images in slot order (normalised on device)
+    sources: list[str]
+    real_tokens: list[int]
+
+
+def targets_from_kinds(tokens: np.ndarray, kinds: np.ndarray) -> np.ndarray:
+    """Next-token targets of a (B, L) sequence: ``tokens[:, 1:]`` where the target's kind is
+    TEXT, else IGNORE (image slots, ``<image>``/``</image>``, ``<s>``, prompts, padding)."""
+    tgt = tokens[:, 1:].copy()
+    tgt[kinds[:, 1:] != TEXT] = IGNORE
+    return tgt
+
+
+def collate(seqs: list[PackedSequence], image_size: int) -> Batch:
+    tokens = np.stack([s.tokens for s in seqs])  # (B, L)
+    kinds = np.stack([s.kinds for s in seqs])
+    images = [im for s in seqs for im in s.images]
+    pixels = torch.stack([crop_image(im, image_size) for im in images]) if images else None
+    return Batch(
+        input_ids=torch.from_numpy(tokens[:, :-1].copy()),
+        targets=torch.from_numpy(targets_from_kinds(tokens, kinds)),
+        image_mask=torch.from_numpy(kinds[:, :-1] == IMAGE),
+        pixels=pixels,
+        sources=[s.source for s in seqs],
+        real_tokens=[s.real_tokens for s in seqs],
+    )
+
+
+class MixtureLoader:
+    """Endless batches of ``batch_size`` packed sequences mixing the sources by token share.
+
+    Each sequence slot goes to the source furthest below its target share of the tokens drawn
+    so far (largest deficit ``share * total - drawn``, ties by name): a deterministic,
+    self-correcting schedule, so the mix matches the shares over any window of batches.
+    """
+
+    def __init__(
+        self,
+        streams: dict[str, UnitStream],
+        shares: dict[str, float],
+        *,
+        batch_size: int,
+        seq_len: int,
+        pad_id: int,
+        image_size: int,
+        drawn: dict[str, int] | None = None,
+    ) -> None:
+        if set(streams) != set(shares):
+            raise ValueError(f"streams {sorted(streams)} and shares {sorted(shares)} differ")
+        self.streams, self.shares = streams, shares
+        self.batch_size, self.seq_len = batch_size, seq_len
+        self.pad_id, self.image_size = pad_id, image_size
+        self.drawn = drawn or dict.fromkeys(streams, 0)
+        self.dropped: dict[str, int] = {}
+
+    def _pick(self) -> str:
+        total = sum(self.drawn.values())
+        return max(sorted(self.shares), key=lambda s: self.shares[s] * total - self.drawn[s])
+
+    def next_sequences(self) -> list[PackedSequence]:
+        seqs = []
+        for _ in range(self.batch_size):
+            src = self._pick()
+            seq = pack_sequence(self.streams[src], self.seq_len + 1, self.pad_id, self.dropped)
+            self.drawn[src] += seq.real_tokens
+            seqs.append(seq)
+        return seqs
+
+    def __iter__(self) -> Iterator[Batch]:
+        while True:
+            yield collate(self.next_sequences(), self.image_size)
+
+    def state_dict(self) -> dict:
+        return {
+            "drawn": dict(self.drawn),
+            "dropped": dict(self.dropped),
+            "streams": {n: vars_of(s.state) for n, s in self.streams.items()},
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.drawn = dict(state["drawn"])
+        self.dropped = dict(state["dropped"])
+        for n, st in state["streams"].items():
+            self.streams[n].state = StreamState(**st)
+            self.streams[n]._iter = None
+            self.streams[n]._units = None
+
+
+def vars_of(st: StreamState) -> dict:
+    return {"epoch": st.epoch, "file": st.file, "sample": st.sample, "unit": st.unit}
+
+
+# --------------------------------------------------------------------------- building
+
+
+def read_shard(path: str) -> Iterator[kshards.Sample]:
+    return kshards.iter_samples([path])
+
+
+def read_jsonl(path: str) -> Iterator[dict]:
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                yield json.loads(line)
+
+
+def unit_maker(source: str, tok: Tokenizer, num_latents: int) -> Callable[[object], list[Unit]]:
+    if source == "text":
+        return lambda s: text_units(tok, s)
+    if source == "captions":
+        return lambda s: caption_units(tok, s, num_latents)
+    if source == "interleaved":
+        return lambda s: interleaved_units(tok, s, num_latents)
+    if source == "instructions":
+        return lambda s: instruction_units(tok, s)
+    raise ValueError(f"unknown source {source!r}")
+
+
+def build_streams(
+    shard_dirs: dict[str, str],
+    tok: Tokenizer,
+    num_latents: int,
+    *,
+    instructions: str | None = None,
+    seed: int = 0,
+    shuffle: bool = True,
+    rank: int = 0,
+    world_size: int = 1,
+    max_epochs: int | None = None,
+) -> dict[str, UnitStream]:
+    streams = {}
+    for source, d in sorted(shard_dirs.items()):
+        streams[source] = UnitStream(
+            source,
+            kshards.shard_urls(d),
+            read_shard,
+            unit_maker(source, tok, num_latents),
+            seed=seed,
+            shuffle=shuffle,
+            rank=rank,
+            world_size=world_size,
+            max_epochs=max_epochs,
+        )
+    if instructions:
+        if not os.path.exists(instructions):
+            raise FileNotFoundError(instructions)
+        streams["instructions"] = UnitStream(
+            "instructions",
+            [instructions],
+            read_jsonl,
+            unit_maker("instructions", tok, 0),
+            seed=seed,
+            shuffle=False,
+            rank=rank,
+            world_size=world_size,
+            max_epochs=max_epochs,
+        )
+    return streams
+
+
+def iter_texts(shard_dirs: list[str], limit_chars: int | None = None) -> Iterator[str]:
+    """All text of the given shard directories (text, captions, interleaved segments)."""
+    seen = 0
+    for d in shard_dirs:
+        for sample in kshards.iter_samples(d):
+            if isinstance(sample, kshards.TextSample):
+                texts = [sample.text]
+            elif isinstance(sample, kshards.CaptionSample):
+                texts = [sample.caption]
+            else:
+                texts = [t for t in sample.texts if t]
+            for t in texts:
+                yield t
+                seen += len(t)
+                if limit_chars is not None and seen >= limit_chars:
+                    return
+
+
+class Prefetcher:
+    """Builds batches ahead in a background thread (image decoding and packing overlap the
+    training step); each batch comes with the loader state *after* it, so a checkpoint saves
+    the position of the last batch the trainer consumed, never of prefetched ones."""
+
+    def __init__(self, loader: MixtureLoader, depth: int = 2) -> None:
+        import queue
+        import threading
+
+        self.loader, self.depth = loader, depth
+        self.state = loader.state_dict()
+        self._stop = threading.Event()
+        self._queue: queue.Queue = queue.Queue(maxsize=max(1, depth))
+        self._thread = None
+        if depth > 0:
+            self._thread = threading.Thread(target=self._work, daemon=True, name="prefetch")
+            self._thread.start()
+
+    def _produce(self) -> tuple[Batch, dict]:
+        batch = collate(self.loader.next_sequences(), self.loader.image_size)
+        return batch, self.loader.state_dict()
+
+    def _work(self) -> None:
+        import queue
+
+        while not self._stop.is_set():
+            try:
+                item: object = self._produce()
+            except BaseException as e:  # handed to the trainer, raised there
+                item = e
+            while not self._stop.is_set():
+                try:
+                    self._queue.put(item, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            if isinstance(item, BaseException):
+                return
+
+    def __iter__(self) -> Prefetcher:
+        return self
+
+    def __next__(self) -> Batch:
+        item = self._queue.get() if self._thread else self._produce()
+        if isinstance(item, BaseException):
+            raise item
+        batch, self.state = item
+        return batch
+
+    def state_dict(self) -> dict:
+        return self.state
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
