@@ -20,6 +20,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
 
 from kosmos_data.beam.checkpoint import run_info
+from kosmos_data.beam.runner import make_pipeline
 from kosmos_data.beam.transforms import WriteFunnel, WriteParquetShards
 from kosmos_data.config import build_config, merge
 from kosmos_data.funnel import format_funnel_table
@@ -169,7 +170,7 @@ def run_pipeline(options: PipelineOptions, output: str, build: Callable[[beam.Pi
     """Build and run one job; add the runner's Beam counters and this attempt's runner and
     wall clock (``run``, for ``kosmos-data report`` throughput) to ``funnel.json``."""
     started = time.time()
-    with beam.Pipeline(options=options) as p:
+    with make_pipeline(options) as p:
         build(p)
     result = p.result  # set by the context manager after wait_until_finish()
     path = FileSystems.join(output, "funnel.json")

@@ -9,6 +9,7 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from kosmos_data.beam.images import FetchImages
+from kosmos_data.beam.runner import make_pipeline
 from kosmos_data.images import ImageConfig
 from kosmos_data.images.serve import ImageServer, Route
 from kosmos_data.images.status import read_status
@@ -72,7 +73,7 @@ def documents(server: ImageServer) -> list[Document]:
 
 def run(docs, config: ImageConfig, out) -> dict[str, list]:
     (out / "image_status").mkdir(parents=True, exist_ok=True)
-    with beam.Pipeline("DirectRunner", options=PipelineOptions([])) as p:
+    with make_pipeline(PipelineOptions([])) as p:
         res = p | beam.Create(docs) | "FetchImages" >> FetchImages(config, str(out))
         _ = res["kept"] | "K" >> _collect("kept")
         _ = res["dropped"] | "D" >> _collect("dropped")

@@ -7,6 +7,7 @@ import hashlib
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from kosmos_data.beam.runner import make_pipeline
 from kosmos_data.beam.shards import WriteShards
 from kosmos_data.shards import ShardConfig, TextSample, iter_samples, read_manifest, write_local
 
@@ -20,7 +21,7 @@ def test_beam_writer_matches_local_writer(tmp_path):
     cfg = ShardConfig(maxcount=7, groups=3)
     write_local(str(tmp_path / "local"), "text", samples, cfg)
     (tmp_path / "beam").mkdir()
-    with beam.Pipeline("DirectRunner", options=PipelineOptions([])) as p:
+    with make_pipeline(PipelineOptions([])) as p:
         _ = (
             p
             | beam.Create(samples, reshuffle=False)
@@ -36,7 +37,7 @@ def test_beam_writer_matches_local_writer(tmp_path):
 
 
 def test_empty_input_still_writes_a_manifest(tmp_path):
-    with beam.Pipeline("DirectRunner", options=PipelineOptions([])) as p:
+    with make_pipeline(PipelineOptions([])) as p:
         _ = p | beam.Create([]) | WriteShards(str(tmp_path), "captions", ShardConfig())
     m = read_manifest(str(tmp_path))
     assert m["totals"]["shards"] == 0 and m["source"] == "captions"

@@ -1,0 +1,36 @@
+"""The local runner: Beam's FnApiRunner, chosen directly.
+
+Beam 2.77's ``DirectRunner`` is a switching runner: for a pipeline its visitor accepts, it
+first tries ``PrismRunner``, which *downloads a Go binary from GitHub at run time*, and only
+after that fails (no network here, or anywhere egress is closed) falls back to the FnApiRunner
+it would have used anyway. kosmos-data's jobs are batch pipelines the FnApiRunner runs, so a
+local run (``--runner`` absent or ``DirectRunner``) goes straight to it, built the way the
+switching runner builds it (pipeline options in the provision info, so ``direct_num_workers``
+and ``direct_running_mode`` behave as documented). Any other runner name is left to Beam.
+"""
+
+from __future__ import annotations
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+#: Runner names that mean "run here" and would go through the Prism attempt.
+_SWITCHING = (None, "DirectRunner", "SwitchingDirectRunner")
+
+
+def local_runner(options: PipelineOptions):
+    """The FnApiRunner for ``options``, or None when another runner was asked for."""
+    if options.view_as(StandardOptions).runner not in _SWITCHING:
+        return None
+    from apache_beam.portability.api import beam_provision_api_pb2
+    from apache_beam.runners.portability.fn_api_runner import fn_runner
+    from apache_beam.runners.portability.portable_runner import JobServiceHandle
+
+    encoded = JobServiceHandle.encode_pipeline_options(options.get_all_options())
+    info = beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded)
+    return fn_runner.FnApiRunner(provision_info=fn_runner.ExtendedProvisionInfo(info))
+
+
+def make_pipeline(options: PipelineOptions) -> beam.Pipeline:
+    """A pipeline on ``local_runner(options)`` when the run is local, else Beam's choice."""
+    return beam.Pipeline(runner=local_runner(options), options=options)
