@@ -7,7 +7,7 @@ interleaved pipeline uses, so one set of stages (language ID, quality, dedup, de
 image fetching) and one funnel serve all three:
 
 * a caption pair is ``[image segment, text segment]`` (the caption is also the image's alt);
-* a text record is ``[text segment]``.
+* a text record is ``[text, text, ...]``, one segment per paragraph.
 
 Input tables are what users have: LAION-style Parquet (``url``, ``caption`` — LAION's own
 parquet names them ``URL``/``TEXT``, matched case-insensitively), TSV/CSV with a header
@@ -24,6 +24,7 @@ import hashlib
 import io
 import json
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -317,7 +318,19 @@ def text_document(row: Row, config: TextReadConfig) -> Document | DeadLetter:
     return Document(
         id=_row_id(row, "text", key),
         provenance=prov,
-        segments=[Segment(text=text.strip())],
+        segments=[Segment(text=p) for p in paragraphs(text)],
         extractor="table",
         meta=meta,
     )
+
+
+_BLANK_LINES = re.compile(r"\n[ \t\r\f\v]*\n\s*")
+
+
+def paragraphs(text: str) -> list[str]:
+    """Blank-line separated paragraphs: the text corpus's equivalent of the web page's text
+    nodes. The quality stage cleans *nodes* (OBELICS' node-level rules: at most 1,000 words,
+    5-gram repetition, C4 boilerplate lines), so a whole document kept as one segment would
+    be removed entirely by a rule meant for one paragraph. ``Document.text`` joins them back
+    with blank lines."""
+    return [p.strip() for p in _BLANK_LINES.split(text.strip()) if p.strip()]

@@ -142,3 +142,22 @@ def test_config_errors_name_the_field():
         CaptionFilterConfig(min_words=5, max_words=2)
     with pytest.raises(ValueError, match=r"CaptionReadConfig\.url_column"):
         CaptionReadConfig(url_column="")
+
+
+def test_text_records_are_split_into_paragraph_nodes_for_the_quality_stage():
+    """A 1,200-word article is judged as an article: the node rule ``too_many_words``
+    (OBELICS: 1,000 words per node) applies to a paragraph, not to the whole record."""
+    import random
+
+    from kosmos_data.filters.quality import QualityConfig, judge
+    from kosmos_data.samplecrawl import _english_paragraphs
+
+    paras = _english_paragraphs(random.Random(5), 12, 1200)
+    text = "\n\n \n".join(paras)
+    assert len(text.split()) > QualityConfig().node_max_words
+    (r,) = iter_rows(json.dumps({"text": text}).encode(), "t.jsonl")
+    doc = text_document(r, TextReadConfig())
+    assert [s.text for s in doc.segments] == paras
+    assert doc.text == "\n\n".join(paras)
+    verdict, removed = judge(doc, QualityConfig())
+    assert verdict is None and not removed.get("too_many_words")
