@@ -21,7 +21,7 @@ from apache_beam.io.filesystems import FileSystems
 from kosmos_data import __version__
 from kosmos_data.beam.decontam import add_dedup_stages
 from kosmos_data.beam.transforms import count_outputs
-from kosmos_data.config import as_jsonable, build_config, load_config_file, merge
+from kosmos_data.config import as_jsonable, load_config_file
 from kosmos_data.decontam import DecontamConfig, QualityRefilter
 from kosmos_data.dedup import DedupConfig
 from kosmos_data.dedup.flags import (
@@ -36,6 +36,7 @@ from kosmos_data.funnel import CORPUS_STAGES, RECORDS_IN
 from kosmos_data.outputs import OutputConfig
 from pipelines.common import (
     WriteRunOutputs,
+    build_sections,
     cli_main,
     parse_job_args,
     prepare_run_dir,
@@ -110,13 +111,7 @@ def config_from_args(job: str, args) -> DocsJobConfig:
         sections["dedup"] = (DedupConfig, dedup_flag_values(args))
     else:
         sections["decontam"] = (DecontamConfig, decontam_flag_values(args))
-    unknown = sorted(set(file_cfg) - set(sections))
-    if unknown:
-        raise ValueError(f"--config: unknown section(s) {unknown}; known: {sorted(sections)}")
-    built = {
-        name: build_config(cls, merge(file_cfg.get(name, {}), flags), name)
-        for name, (cls, flags) in sections.items()
-    }
+    built = build_sections(file_cfg, sections)
     if job == "decontaminate":  # this command only decontaminates
         built["dedup"] = DedupConfig(url=False, text=False, images=False, near=False)
     return DocsJobConfig(job, input_pattern(args.input), args.output, **built)
@@ -165,20 +160,26 @@ def run(job: str, argv: list[str]) -> dict:
     return execute(*prepare(job, argv))
 
 
-def dedup_main(argv: list[str] | None = None) -> int:
+def _main(job: str, description: str, argv: list[str] | None) -> int:
     return cli_main(
-        argv, "kosmos-data dedup",
+        argv, f"kosmos-data {job}", description, _options(job), lambda a: prepare(job, a), execute
+    )
+
+
+def dedup_main(argv: list[str] | None = None) -> int:
+    return _main(
+        "dedup",
         "Deduplicate an existing docs/ Parquet directory (URL, text, images, near duplicates).",
-        _options("dedup"), lambda a: prepare("dedup", a), execute,
-    )  # fmt: skip
+        argv,
+    )
 
 
 def decontaminate_main(argv: list[str] | None = None) -> int:
-    return cli_main(
-        argv, "kosmos-data decontaminate",
+    return _main(
+        "decontaminate",
         "Decontaminate an existing docs/ Parquet directory against downstream-task text.",
-        _options("decontaminate"), lambda a: prepare("decontaminate", a), execute,
-    )  # fmt: skip
+        argv,
+    )
 
 
 main = dedup_main

@@ -20,7 +20,6 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 
 import apache_beam as beam
-import numpy as np
 from apache_beam.pvalue import TaggedOutput
 
 from kosmos_data.beam.transforms import DROPPED_TAG, STATS_TAG, _Counters
@@ -226,13 +225,11 @@ class _SignatureFn(beam.DoFn):
         self.hasher = MinHasher(c.num_perm, c.ngram, c.seed)
 
     def process(self, doc: Document) -> Iterator[tuple[bytes, tuple[str, bytes]]]:
-        if self.hasher is None:
-            self.setup()
         sig = near_signature(doc, self.hasher)
         if sig is None:
             return
         rank = rank_key(doc)
-        for band in band_keys(np.frombuffer(sig, dtype="<u4"), self.config.bands, self.config.rows):
+        for band in band_keys(sig, self.config.bands, self.config.rows):
             yield band, (rank, sig)
 
 
@@ -298,12 +295,12 @@ class _RouteNearFn(beam.DoFn):
 
     def process(self, element) -> Iterator[object]:
         _, grouped = element
-        kept_ids = sorted(set(grouped["kept"]))
+        kept_id = min(grouped["kept"], default=None)
         for doc in grouped["doc"]:
-            if kept_ids:
+            if kept_id is not None:
                 self.counters.inc(STAGE_NEAR, f"dropped_{NEAR_DUPLICATE}")
                 yield TaggedOutput(
-                    DROPPED_TAG, dropped_duplicate(doc, STAGE_NEAR, NEAR_DUPLICATE, kept_ids[0])
+                    DROPPED_TAG, dropped_duplicate(doc, STAGE_NEAR, NEAR_DUPLICATE, kept_id)
                 )
             else:
                 yield doc
@@ -379,29 +376,27 @@ class DropDuplicates(beam.PTransform):
 
     def expand(self, docs):
         c = self.config
+        stages: list[tuple[str, beam.PTransform]] = []
+        if c.url:
+            stages.append(("Url", DedupExact(url_key, STAGE_URL, DUPLICATE_URL)))
+        if c.text:
+            stages.append(("Text", DedupExact(text_key, STAGE_TEXT, DUPLICATE_TEXT)))
+        if c.images and c.image_url_max_pages > 0:
+            stages.append(("BoilerplateImages", RemoveBoilerplateImages(c.image_url_max_pages)))
+        if c.images and c.image_sets:
+            stages.append(
+                ("ImageSets", DedupExact(image_set_key, STAGE_IMAGES, DUPLICATE_IMAGE_SET))
+            )
+        if c.near:
+            stages.append(("Near", DedupNear(c)))
         pipeline = docs.pipeline
         dropped, stats = [], []
-        if c.url:
-            r = docs | "Url" >> DedupExact(url_key, STAGE_URL, DUPLICATE_URL)
+        for label, stage in stages:
+            r = docs | label >> stage
             docs = r.kept
             dropped.append(r[DROPPED_TAG])
-        if c.text:
-            r = docs | "Text" >> DedupExact(text_key, STAGE_TEXT, DUPLICATE_TEXT)
-            docs = r.kept
-            dropped.append(r[DROPPED_TAG])
-        if c.images and c.image_url_max_pages > 0:
-            r = docs | "BoilerplateImages" >> RemoveBoilerplateImages(c.image_url_max_pages)
-            docs = r.kept
-            dropped.append(r[DROPPED_TAG])
-            stats.append(r[STATS_TAG])
-        if c.images and c.image_sets:
-            r = docs | "ImageSets" >> DedupExact(image_set_key, STAGE_IMAGES, DUPLICATE_IMAGE_SET)
-            docs = r.kept
-            dropped.append(r[DROPPED_TAG])
-        if c.near:
-            r = docs | "Near" >> DedupNear(c)
-            docs = r.kept
-            dropped.append(r[DROPPED_TAG])
+            if STATS_TAG in r:
+                stats.append(r[STATS_TAG])
         empty = pipeline | "NoStats" >> beam.Create([])
         return StageOutputs(
             kept=docs,

@@ -96,7 +96,7 @@ def _ngram_texts(ws: list[str], m: Matches, tasks: list[str]) -> dict[str, list[
     return {t: sorted(g) for t, g in sorted(out.items())}
 
 
-def _cut(doc: Document, index: TaskIndex, margin: int) -> tuple[Document, dict] | None:
+def _cut(doc: Document, index: TaskIndex, margin: int) -> Document | None:
     """``doc`` with matched spans (+ margin) removed, or None when the slow tokeniser finds no
     match (then the caller drops the document: never keep a document known to match)."""
     texts = [s.text for s in doc.segments]
@@ -105,7 +105,6 @@ def _cut(doc: Document, index: TaskIndex, margin: int) -> tuple[Document, dict] 
     m = index.match_word_hashes(hashes_of_words(ws))
     if not len(m):
         return None
-    matched = _ngram_texts(ws, m, index.tasks)
     spans: dict[int, list[tuple[int, int]]] = {}
     for s, n in zip(m.starts.tolist(), m.lengths.tolist(), strict=True):
         for t in toks[s : s + n]:
@@ -124,8 +123,8 @@ def _cut(doc: Document, index: TaskIndex, margin: int) -> tuple[Document, dict] 
         if kept_text.strip():
             segments.append(Segment(text=kept_text.strip()))
     meta = dict(doc.meta)
-    meta["decontam"] = {"cut_tasks": sorted(matched)}
-    return Document(doc.id, doc.provenance, segments, doc.extractor, meta), matched
+    meta["decontam"] = {"cut_tasks": sorted({index.tasks[t] for t in m.tasks.tolist()})}
+    return Document(doc.id, doc.provenance, segments, doc.extractor, meta)
 
 
 class Decontaminator:
@@ -164,12 +163,11 @@ class Decontaminator:
         if not len(m):
             return Verdict(None, doc)
         matched = _ngram_texts(words(text), m, index.tasks)
-        if self.config.policy == "drop":
+        new_doc = None
+        if self.config.policy == "cut":
+            new_doc = _cut(doc, index, self.config.margin_chars)
+        if new_doc is None:
             return Verdict(CONTAMINATED, doc, matched, detail="tasks=" + ",".join(matched))
-        cut = _cut(doc, index, self.config.margin_chars)
-        if cut is None:
-            return Verdict(CONTAMINATED, doc, matched, detail="tasks=" + ",".join(matched))
-        new_doc, _ = cut
         if not any(s.text for s in new_doc.segments):
             return Verdict(CONTAMINATED_AFTER_CUT, doc, matched, detail="no_text_left")
         reason = self.refilter(new_doc) if self.refilter is not None else None

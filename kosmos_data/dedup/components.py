@@ -24,11 +24,10 @@ documents of one cluster.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator
 
 from kosmos_data.dedup.lsh import agreement
-from kosmos_data.dedup.urlnorm import normalize_url
+from kosmos_data.dedup.urlnorm import url_hash
 from kosmos_data.records import Document
 
 _MAX_IMAGES = 0xFFFF
@@ -40,21 +39,13 @@ def rank_key(doc: Document) -> str:
     """A string whose minimum over a duplicate group is the document to keep."""
     n_images = min(len(doc.images), _MAX_IMAGES)
     n_chars = min(sum(len(s.text) for s in doc.segments if s.text), _MAX_CHARS)
-    url = hashlib.blake2b(
-        normalize_url(doc.provenance.url).encode("utf-8"), digest_size=8
-    ).hexdigest()
+    url = url_hash(doc.provenance.url)
     return f"{_MAX_IMAGES - n_images:04x}{_MAX_CHARS - n_chars:010x}{url}{doc.id}"
 
 
 def rank_doc_id(rank: str) -> str:
     """The document id inside a rank key."""
     return rank[RANK_PREFIX:]
-
-
-def keep_min(members: Iterable[tuple[str, object]]) -> tuple[str, list[tuple[str, object]]]:
-    """(winner rank, the other members) of a small duplicate group of (rank, payload)."""
-    ordered = sorted(members, key=lambda m: m[0])
-    return ordered[0][0], ordered[1:]
 
 
 def bucket_edges(members: Iterable[tuple[str, bytes]], threshold: float) -> Iterator[tuple]:

@@ -96,7 +96,7 @@ def near_duplicate_map(items: Iterable[tuple[str, bytes]], config: DedupConfig) 
     """rank -> kept rank, for every near duplicate among (rank, signature bytes) items."""
     buckets: dict[bytes, list[tuple[str, bytes]]] = defaultdict(list)
     for rank, sig in items:
-        for b in band_keys(np.frombuffer(sig, dtype="<u4"), config.bands, config.rows):
+        for b in band_keys(sig, config.bands, config.rows):
             buckets[b].append((rank, sig))
     edges = []
     for members in buckets.values():

@@ -26,11 +26,11 @@ from __future__ import annotations
 import numpy as np
 
 
-def band_keys(sig: np.ndarray, bands: int, rows: int) -> list[bytes]:
-    """One key per band: the band index byte followed by the band's slots (little endian)."""
-    raw = np.ascontiguousarray(sig, dtype="<u4").tobytes()
+def band_keys(sig: bytes, bands: int, rows: int) -> list[bytes]:
+    """One key per band of a signature given as raw little-endian uint32 bytes (what
+    ``local.near_signature`` returns): the band index byte followed by the band's slots."""
     width = rows * 4
-    return [bytes((i,)) + raw[i * width : (i + 1) * width] for i in range(bands)]
+    return [bytes((i,)) + sig[i * width : (i + 1) * width] for i in range(bands)]
 
 
 def candidate_probability(j: float, bands: int, rows: int) -> float:

