@@ -180,7 +180,8 @@ def dead_letter_to_row(d: DeadLetter, sample_bytes: int = 512) -> dict[str, obje
 
 
 def row_sort_key(row: dict[str, object]) -> tuple:
-    """A total order over rows of any of the three tables, used before writing a shard."""
+    """A total order over rows of any table written through ``WriteParquetShards`` (docs,
+    dropped, dead letters; ``image_status``, one row per URL), used before writing a shard."""
     return (
         str(row.get("id") or ""),
         str(row.get("warc_file") or ""),
@@ -188,6 +189,7 @@ def row_sort_key(row: dict[str, object]) -> tuple:
         str(row.get("warc_record_id") or ""),
         str(row.get("stage") or ""),
         str(row.get("reason") or ""),
+        str(row.get("url") or ""),
     )
 
 

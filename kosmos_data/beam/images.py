@@ -9,7 +9,7 @@ Graph (stable labels)::
                 -> PhashBands -> GroupByBand -> NearDuplicates -> JoinNearDuplicates
          -> every occurrence outcome -> KeyOutcomesByDoc -> JoinDocuments (CoGroupByKey)
          -> RebuildDocuments: kept (Document), dropped (no_images_after_fetch), stats
-    per-URL outcomes -> GroupStatusByUrl -> WriteImageStatus (image_status/*.parquet)
+    per-URL outcomes -> GroupStatusByUrl -> StatusRows -> WriteImageStatus (image_status/*.parquet)
 
 Outputs (a dict): ``kept`` (Document; each image segment's ``image.fetched`` is an ok
 ``FetchedImage`` with the resized JPEG), ``dropped`` (``Dropped(stage="images",
@@ -28,7 +28,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.pvalue import TaggedOutput
 
-from kosmos_data.beam.transforms import DROPPED_TAG, STATS_TAG, _Counters, publish_bytes
+from kosmos_data.beam.transforms import DROPPED_TAG, STATS_TAG, WriteParquetShards, _Counters
 from kosmos_data.funnel import IMAGE_DROPPED, IMAGE_FETCH, IMAGES_KEPT
 from kosmos_data.images.config import ImageConfig
 from kosmos_data.images.corpus import (
@@ -51,7 +51,6 @@ from kosmos_data.images.status import (
     reusable,
     status_row,
 )
-from kosmos_data.outputs import rows_to_parquet_bytes, shard_name, stable_shard
 from kosmos_data.records import Document, Dropped, FetchedImage
 
 STAGE = "images"
@@ -138,9 +137,9 @@ def _near(element, threshold: int) -> Iterator[tuple[str, str]]:
 
 def _resolve_near(element) -> Iterator[OccurrenceOutcome]:
     url, grouped = element
+    earlier = sorted(grouped["near"])
     for rep in grouped["rep"]:
         doc_id, pos = rep.first
-        earlier = sorted(grouped["near"])
         if earlier:
             detail = f"near duplicate of {earlier[0]}"
             yield OccurrenceOutcome(url, doc_id, pos, DUPLICATE_PHASH, None, detail)
@@ -187,30 +186,20 @@ def _status_rows(element, resize_key: str) -> Iterator[dict]:
     outs = list(grouped["out"])
     kept = sum(1 for o in outs if o.verdict == OK)
     if kept:
-        reason = OK
-        detail = r.detail
+        reason, detail = OK, r.detail
+    elif outs:
+        first = min(outs, key=lambda o: (o.doc_id, o.position))
+        reason, detail = first.verdict, first.detail
     else:
-        first = min(outs, key=lambda o: (o.doc_id, o.position)) if outs else None
-        reason = first.verdict if first else r.verdict
-        detail = first.detail if first else r.detail
+        reason, detail = r.verdict, r.detail
     yield status_row(
         r.image, r.image.reason, reason, [d for d, _ in r.occurrences], len(r.occurrences),
         kept, resize_key if r.image.ok else "", detail, r.reused,
     )  # fmt: skip
 
 
-class _WriteStatusShardFn(beam.DoFn):
-    def __init__(self, directory: str, num_shards: int) -> None:
-        self.directory = directory
-        self.num_shards = num_shards
-
-    def process(self, element: tuple[int, Iterable[dict]]) -> Iterator[str]:
-        index, rows = element
-        ordered = sorted(rows, key=lambda r: r["url"])  # then stably by reason
-        data = rows_to_parquet_bytes(ordered, STATUS_SCHEMA)
-        final = FileSystems.join(self.directory, shard_name("image_status", index, self.num_shards))
-        publish_bytes(final, data)
-        yield final
+def _status_pattern(run_dir: str) -> str:
+    return FileSystems.join(run_dir, STATUS_DIR, "*.parquet")
 
 
 class FetchImages(beam.PTransform):
@@ -235,12 +224,12 @@ class FetchImages(beam.PTransform):
             docs | "ImageRefs" >> beam.FlatMap(image_refs) | "GroupRefsByUrl" >> beam.GroupByKey()
         )
         if c.status_from:
-            pattern = FileSystems.join(c.status_from, STATUS_DIR, "*.parquet")
             prev = (
                 docs.pipeline
                 | "ReadPreviousStatus"
                 >> beam.io.ReadFromParquet(
-                    pattern, columns=[f.name for f in STATUS_SCHEMA if f.name != "doc_ids"]
+                    _status_pattern(c.status_from),
+                    columns=[f.name for f in STATUS_SCHEMA if f.name != "doc_ids"],
                 )
                 | "KeepReusable" >> beam.Filter(reusable, c)
                 | "KeyPreviousByUrl" >> beam.Map(lambda r: (r["url"], r))
@@ -310,7 +299,6 @@ class FetchImages(beam.PTransform):
         )
         stats = (rebuilt[STATS_TAG], fetch_stats) | "FlattenImageStats" >> beam.Flatten()
 
-        n = c.status_shards
         status = (
             {
                 "result": results | "KeyResultsByUrl" >> beam.Map(lambda r: (r.url, r)),
@@ -318,11 +306,12 @@ class FetchImages(beam.PTransform):
             }
             | "GroupStatusByUrl" >> beam.CoGroupByKey()
             | "StatusRows" >> beam.FlatMap(_status_rows, c.resize_key)
-            | "StatusShard" >> beam.Map(lambda row: (stable_shard(row["url"], n), row))
-            | "GroupStatusShards" >> beam.GroupByKey()
             | "WriteImageStatus"
-            >> beam.ParDo(_WriteStatusShardFn(FileSystems.join(self.output, STATUS_DIR), n))
-        )
+            >> WriteParquetShards(
+                FileSystems.join(self.output, STATUS_DIR), STATUS_DIR, STATUS_SCHEMA,
+                to_row=lambda row: row, key=lambda row: row["url"], num_shards=c.status_shards,
+            )
+        )  # fmt: skip
         return {
             "kept": rebuilt.kept,
             DROPPED_TAG: rebuilt[DROPPED_TAG],
@@ -354,6 +343,6 @@ def check_status_from(config: ImageConfig, output: str) -> None:
             "ImageConfig.status_from: --image-status-from must name an earlier run directory, "
             f"not the --output of this run ({output})"
         )
-    pattern = FileSystems.join(config.status_from, STATUS_DIR, "*.parquet")
+    pattern = _status_pattern(config.status_from)
     if not FileSystems.match([pattern])[0].metadata_list:
         raise ValueError(f"ImageConfig.status_from: no status shards match {pattern}")

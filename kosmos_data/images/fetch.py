@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 from kosmos_data.images.config import ImageConfig
-from kosmos_data.images.filters import check_dimensions, check_format, probe
+from kosmos_data.images.filters import check_header, probe
 from kosmos_data.images.phash import phash_bytes, to_hex
 from kosmos_data.images.robots import ROBOTS_MAX_BYTES, RobotsCache
 from kosmos_data.images.ssrf import (
@@ -311,9 +311,7 @@ class ImageFetcher:
         with img:
             out.original_format = img.format or ""
             out.original_width, out.original_height = img.size
-            reason = check_format(img.format, self.config) or check_dimensions(
-                *img.size, self.config
-            )
+            reason = check_header(img.format, *img.size, self.config)
             if reason:
                 out.reason = reason
                 return out

@@ -3,7 +3,8 @@
 ``probe`` reads the format and pixel size with Pillow's lazy ``Image.open`` (header only), so
 a decompression bomb — a few KB of PNG/GIF that declares 50,000 x 50,000 pixels — is refused
 by its declared size, never decoded. ``check_dimensions`` applies the size rules (see
-``ImageConfig`` for sources). Each returns ``None`` (keep) or a stable reason.
+``ImageConfig`` for sources). Each returns ``None`` (keep) or a stable reason;
+``check_header`` applies both, at fetch time and again to an image a rerun reuses.
 """
 
 from __future__ import annotations
@@ -46,3 +47,8 @@ def check_dimensions(width: int, height: int, config: ImageConfig) -> str | None
     if max(width, height) / min(width, height) > config.max_aspect_ratio:
         return "aspect_ratio"
     return None
+
+
+def check_header(fmt: str | None, width: int, height: int, config: ImageConfig) -> str | None:
+    """The format rule, then the size rules."""
+    return check_format(fmt, config) or check_dimensions(width, height, config)

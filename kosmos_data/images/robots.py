@@ -18,7 +18,6 @@ Concurrent lookups for one host wait for a single fetch (one ``Event`` per host)
 from __future__ import annotations
 
 import threading
-import urllib.error
 import urllib.robotparser
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -77,7 +76,6 @@ class RobotsCache:
         self._rules: dict[str, RobotsRules] = {}
         self._pending: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
-        self.fetches = 0
 
     def rules_for(self, url: str) -> RobotsRules:
         parts = urlsplit(url)
@@ -104,15 +102,9 @@ class RobotsCache:
                 rules = RobotsRules(deny_all=True, unreachable=True, note=note)
             with self._lock:
                 self._rules[origin] = rules
-                self.fetches += 1
                 del self._pending[origin]
             event.set()
             return rules
 
     def verdict(self, url: str) -> str | None:
         return self.rules_for(url).verdict(self.token, url)
-
-
-def http_error_status(e: BaseException) -> int | None:
-    """The HTTP status of a urllib error, or None for network errors."""
-    return e.code if isinstance(e, urllib.error.HTTPError) else None

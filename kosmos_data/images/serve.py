@@ -131,26 +131,29 @@ class _Handler(BaseHTTPRequestHandler):
         image_id = image_id_of(path)
         if image_id in st.by_id:
             return st.by_id[image_id]
-        if st.synthesize is not None and image_id and not st.photos:
-            with st.lock:
-                data = st.variants.get(image_id)
-            if data is None:
-                data = st.synthesize(image_id)
-                with st.lock:
-                    st.variants[image_id] = data
-            return Route(200, data)
-        if not st.photos or not image_id:
+        if not image_id:
             return Route.not_found()
-        name = photo_for(image_id, sorted(st.photos))
-        if not st.unique:
-            return Route(200, st.photos[name], content_type=_content_type(name))
+        if st.photos:
+            name = photo_for(image_id, sorted(st.photos))
+            if not st.unique:
+                return Route(200, st.photos[name], content_type=_content_type(name))
+            photo = st.photos[name]
+            return Route(200, _variant(st, image_id, lambda i: unique_variant(photo, i)))
+        if st.synthesize is not None:
+            return Route(200, _variant(st, image_id, st.synthesize))
+        return Route.not_found()
+
+
+def _variant(st: _State, image_id: str, render: Callable[[str], bytes]) -> bytes:
+    """The JPEG rendered for ``image_id``, made once per server (rendering is the slow part;
+    two threads racing on one id render the same bytes, so the lock only guards the dict)."""
+    with st.lock:
+        data = st.variants.get(image_id)
+    if data is None:
+        data = render(image_id)
         with st.lock:
-            data = st.variants.get(image_id)
-        if data is None:
-            data = unique_variant(st.photos[name], image_id)
-            with st.lock:
-                st.variants[image_id] = data
-        return Route(200, data)
+            st.variants[image_id] = data
+    return data
 
 
 def _content_type(name: str) -> str:

@@ -15,10 +15,10 @@ import glob
 import os
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from kosmos_data.images.config import ImageConfig
-from kosmos_data.images.filters import check_dimensions, check_format
+from kosmos_data.images.filters import check_header
+from kosmos_data.outputs import read_parquet_dir
 from kosmos_data.records import FetchedImage
 
 STATUS_DIR = "image_status"
@@ -112,9 +112,7 @@ def image_from_row(row: dict, config: ImageConfig) -> FetchedImage:
         sha256=row.get("sha256") or "",
         phash=row.get("phash") or "",
     )
-    verdict = check_format(img.original_format, config) or check_dimensions(
-        img.original_width, img.original_height, config
-    )
+    verdict = check_header(img.original_format, img.original_width, img.original_height, config)
     if verdict:
         img.reason, img.data = verdict, b""
     return img
@@ -126,7 +124,5 @@ def status_files(run_dir: str) -> list[str]:
 
 def read_status(run_dir: str) -> list[dict]:
     """All status rows of a local run directory (for tests, reports and the demo)."""
-    rows: list[dict] = []
-    for path in status_files(run_dir):
-        rows.extend(pq.read_table(path).to_pylist())
+    rows = read_parquet_dir(os.path.join(run_dir, STATUS_DIR)).to_pylist()
     return sorted(rows, key=lambda r: r["url"])

@@ -4,6 +4,8 @@ shards that the webdataset-based reader reads back."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -167,7 +169,7 @@ def test_outcomes_dedup_decontam_status_and_rerun(tmp_path, eval_dir):
         # fixed meanwhile, so d1 now keeps three images.
         server.routes["/404.jpg"] = Route(200, server.photos["astronaut.png"])
         before = {p: server.hits(p) for p in PATHS.values()}
-        cfg2 = ImageConfig(**{**_fields(cfg), "status_from": str(tmp_path / "run1")})
+        cfg2 = dataclasses.replace(cfg, status_from=str(tmp_path / "run1"))
         got2 = run(documents(server), cfg2, tmp_path / "run2")
         refetched = {k for k, p in PATHS.items() if server.hits(p) > before[p]}
         assert refetched == {"B", "D", "E", "K", "L"}  # I: refused by robots.txt, no request
@@ -178,10 +180,6 @@ def test_outcomes_dedup_decontam_status_and_rerun(tmp_path, eval_dir):
         assert rows2[PATHS["A"]]["image"] == ra["image"]
         s2 = sums(got2["stats"])
         assert s2[("image_fetch", "images", "reused")] == 7
-
-
-def _fields(cfg: ImageConfig) -> dict:
-    return {f: getattr(cfg, f) for f in cfg.__dataclass_fields__}
 
 
 def test_generated_crawl_end_to_end_with_local_server(tmp_path):
