@@ -113,7 +113,7 @@ def run_data_row() -> dict:
     from PIL import Image
 
     from kosmos_data import shards as ks
-    from kosmos_model.data import MixtureConfig, MixtureLoader, build_streams, mixture_shares
+    from kosmos_model.data import mixture_loader
     from kosmos_model.tokenizer import TokenizerConfig, train_tokenizer
 
     images_dir = Path(__file__).resolve().parents[2] / "shared" / "data" / "images"
@@ -149,15 +149,7 @@ def run_data_row() -> dict:
         ks.write_local(str(root / source), source, samples, ks.ShardConfig(groups=1))
         dirs[source] = str(root / source)
     tok = train_tokenizer((t.text for t in text), TokenizerConfig(vocab_size=1000))
-    streams = build_streams(dirs, tok, 64, seed=0)
-    loader = MixtureLoader(
-        streams,
-        mixture_shares(MixtureConfig(), dirs, False),
-        batch_size=8,
-        seq_len=2048,
-        pad_id=tok.pad_id,
-        image_size=224,
-    )
+    loader = mixture_loader(dirs, tok, 64, batch_size=8, seq_len=2048, image_size=224)
     it = iter(loader)
     next(it)
     steps, images = 5, 0

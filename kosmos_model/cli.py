@@ -76,7 +76,8 @@ def cmd_tokenizer(argv: list[str]) -> int:
 
 
 def cmd_train(argv: list[str]) -> int:
-    from kosmos_model.train import TrainConfig, shard_dirs_by_source, train
+    from kosmos_model.data import shard_dirs_by_source
+    from kosmos_model.train import TrainConfig, train
 
     p = argparse.ArgumentParser(prog="kosmos-train train")
     p.add_argument("--shards", nargs="+", required=True)
@@ -134,11 +135,15 @@ def cmd_train(argv: list[str]) -> int:
         save_every=a.save_every,
         log_every=a.log_every,
     )
-    losses = train(cfg, resume=a.resume)
     import torch.distributed as dist
 
-    if dist.is_initialized():
-        dist.destroy_process_group()
+    try:
+        losses = train(cfg, resume=a.resume)
+    finally:
+        # Also on an error: a process that exits with a live gloo group can abort (SIGABRT)
+        # while the interpreter tears down the group's threads.
+        if dist.is_initialized():
+            dist.destroy_process_group()
     if int(os.environ.get("RANK", "0")) != 0:
         return 0
     print(
@@ -154,7 +159,8 @@ def cmd_train(argv: list[str]) -> int:
 
 
 def cmd_eval(argv: list[str]) -> int:
-    from kosmos_model.train import evaluate, shard_dirs_by_source
+    from kosmos_model.data import shard_dirs_by_source
+    from kosmos_model.train import evaluate
 
     p = argparse.ArgumentParser(prog="kosmos-train eval")
     p.add_argument("--checkpoint", required=True)

@@ -23,10 +23,13 @@ checkpoints, so a resumed run continues with exactly the batches it would have s
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import queue
 import random
 import re
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -223,6 +226,12 @@ class UnitStream:
                 continue
             self._empty_files = 0
             self._units = units
+
+    def restore(self, state: StreamState) -> None:
+        """Continue from a saved position (the next sample is re-read from its file)."""
+        self.state = state
+        self._iter = None
+        self._units = None
 
     def peek(self) -> Unit:
         self._load_sample()
@@ -442,28 +451,25 @@ class MixtureLoader:
             seqs.append(seq)
         return seqs
 
+    def next_batch(self) -> Batch:
+        return collate(self.next_sequences(), self.image_size)
+
     def __iter__(self) -> Iterator[Batch]:
         while True:
-            yield collate(self.next_sequences(), self.image_size)
+            yield self.next_batch()
 
     def state_dict(self) -> dict:
         return {
             "drawn": dict(self.drawn),
             "dropped": dict(self.dropped),
-            "streams": {n: vars_of(s.state) for n, s in self.streams.items()},
+            "streams": {n: dataclasses.asdict(s.state) for n, s in self.streams.items()},
         }
 
     def load_state_dict(self, state: dict) -> None:
         self.drawn = dict(state["drawn"])
         self.dropped = dict(state["dropped"])
         for n, st in state["streams"].items():
-            self.streams[n].state = StreamState(**st)
-            self.streams[n]._iter = None
-            self.streams[n]._units = None
-
-
-def vars_of(st: StreamState) -> dict:
-    return {"epoch": st.epoch, "file": st.file, "sample": st.sample, "unit": st.unit}
+            self.streams[n].restore(StreamState(**st))
 
 
 # --------------------------------------------------------------------------- building
@@ -534,6 +540,55 @@ def build_streams(
     return streams
 
 
+def mixture_loader(
+    shard_dirs: dict[str, str],
+    tok: Tokenizer,
+    num_latents: int,
+    *,
+    batch_size: int,
+    seq_len: int,
+    image_size: int,
+    mixture: MixtureConfig | None = None,
+    instructions: str | None = None,
+    seed: int = 0,
+    rank: int = 0,
+    world_size: int = 1,
+) -> MixtureLoader:
+    """This rank's training batches: shuffled endless streams of every source, mixed by the
+    shares of ``mixture`` (KOSMOS-1's by default; ``loader.shares`` holds them)."""
+    streams = build_streams(
+        shard_dirs,
+        tok,
+        num_latents,
+        instructions=instructions,
+        seed=seed,
+        rank=rank,
+        world_size=world_size,
+    )
+    shares = mixture_shares(mixture or MixtureConfig(), shard_dirs, bool(instructions))
+    return MixtureLoader(
+        streams,
+        shares,
+        batch_size=batch_size,
+        seq_len=seq_len,
+        pad_id=tok.pad_id,
+        image_size=image_size,
+    )
+
+
+def shard_dirs_by_source(dirs) -> dict[str, str]:
+    """``{source: dir}`` from a dict, or from a list of shard dirs via their manifests."""
+    if isinstance(dirs, dict):
+        return {k: str(v) for k, v in dirs.items()}
+    out: dict[str, str] = {}
+    for d in dirs:
+        source = kshards.read_manifest(str(d))["source"]
+        if source in out:
+            raise ValueError(f"two shard directories for source {source!r}: {out[source]}, {d}")
+        out[source] = str(d)
+    return out
+
+
 def iter_texts(shard_dirs: list[str], limit_chars: int | None = None) -> Iterator[str]:
     """All text of the given shard directories (text, captions, interleaved segments)."""
     seen = 0
@@ -555,12 +610,15 @@ def iter_texts(shard_dirs: list[str], limit_chars: int | None = None) -> Iterato
 class Prefetcher:
     """Builds batches ahead in a background thread (image decoding and packing overlap the
     training step); each batch comes with the loader state *after* it, so a checkpoint saves
-    the position of the last batch the trainer consumed, never of prefetched ones."""
+    the position of the last batch the trainer consumed, never of prefetched ones.
+
+    Use it as a context manager: leaving the block, normally or by an exception, stops the
+    thread and waits for it (at most the batch it is building). A daemon thread still inside
+    torch or Pillow when the interpreter finalises is ended mid-call (Python < 3.14 calls
+    ``pthread_exit`` on it), which can abort the process (SIGABRT); joining rules that out.
+    """
 
     def __init__(self, loader: MixtureLoader, depth: int = 2) -> None:
-        import queue
-        import threading
-
         self.loader, self.depth = loader, depth
         self.state = loader.state_dict()
         self._stop = threading.Event()
@@ -571,12 +629,9 @@ class Prefetcher:
             self._thread.start()
 
     def _produce(self) -> tuple[Batch, dict]:
-        batch = collate(self.loader.next_sequences(), self.loader.image_size)
-        return batch, self.loader.state_dict()
+        return self.loader.next_batch(), self.loader.state_dict()
 
     def _work(self) -> None:
-        import queue
-
         while not self._stop.is_set():
             try:
                 item: object = self._produce()
@@ -605,6 +660,13 @@ class Prefetcher:
         return self.state
 
     def close(self) -> None:
+        """Stop the thread and wait for it: it ends after the batch it is building."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=5)
+            self._thread.join()
+
+    def __enter__(self) -> Prefetcher:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -190,8 +190,13 @@ def magneto_expected_std(linear: nn.Linear, gain: float) -> float:
     return gain * math.sqrt(2.0 / (fan_in + fan_out))
 
 
-def _roles(layer: DecoderLayer, num_layers: int) -> list[tuple[str, nn.Linear, float]]:
-    """Roles come from the module structure (which sublayer, which projection), not names."""
+def magneto_layer_gains(layer: DecoderLayer, num_layers: int) -> list[tuple[str, nn.Linear, float]]:
+    """``(role, linear, effective Xavier gain)`` for each linear of a decoder layer.
+
+    Roles come from the module structure (which sublayer, which projection), not names.
+    Scaling a Xavier-uniform weight by gamma equals Xavier-uniform with gain * gamma, so the
+    effective gain is what the weight statistics test checks against.
+    """
     g = magneto_gamma(num_layers)
     a, f = layer.attn, layer.ffn
     qk_gain = 1.0 / math.sqrt(2.0)
@@ -220,12 +225,3 @@ def magneto_init_(layer: DecoderLayer, num_layers: int) -> None:
         for norm in (layer.attn_norm, layer.ffn_norm, layer.attn.inner_norm, layer.ffn.inner_norm):
             nn.init.ones_(norm.weight)
             nn.init.zeros_(norm.bias)
-
-
-def magneto_layer_gains(layer: DecoderLayer, num_layers: int) -> list[tuple[str, nn.Linear, float]]:
-    """``(role, linear, effective Xavier gain)`` for each linear of a decoder layer.
-
-    Scaling a Xavier-uniform weight by gamma equals Xavier-uniform with gain * gamma, so the
-    effective gain is what the weight statistics test checks against.
-    """
-    return _roles(layer, num_layers)

@@ -26,16 +26,17 @@ from kosmos_model.config import ModelConfig, get_config
 from kosmos_model.data import (
     Batch,
     MixtureConfig,
-    MixtureLoader,
     Prefetcher,
     build_streams,
     collate,
-    mixture_shares,
+    iter_texts,
+    mixture_loader,
     pack_sequence,
     plan_mixture,
+    shard_dirs_by_source,
 )
 from kosmos_model.model import IGNORE, Kosmos, count_parameters
-from kosmos_model.tokenizer import Tokenizer
+from kosmos_model.tokenizer import Tokenizer, TokenizerConfig, train_tokenizer
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,23 +319,18 @@ def train(cfg: TrainConfig, resume: str | None = None, quiet: bool = False) -> l
     sched = torch.optim.lr_scheduler.LambdaLR(
         optim, lambda s: lr_lambda(s, cfg.warmup_steps, cfg.steps)
     )
-    streams = build_streams(
+    loader = mixture_loader(
         cfg.shard_dirs,
         tok,
         mcfg.num_latents,
+        batch_size=micro,
+        seq_len=cfg.seq_len,
+        image_size=mcfg.vision.image_size,
+        mixture=cfg.mixture,
         instructions=cfg.instructions,
         seed=cfg.seed,
         rank=d.rank,
         world_size=d.world,
-    )
-    shares = mixture_shares(cfg.mixture, cfg.shard_dirs, bool(cfg.instructions))
-    loader = MixtureLoader(
-        streams,
-        shares,
-        batch_size=micro,
-        seq_len=cfg.seq_len,
-        pad_id=tok.pad_id,
-        image_size=mcfg.vision.image_size,
     )
     step = 0
     if ckpt:
@@ -355,65 +351,48 @@ def train(cfg: TrainConfig, resume: str | None = None, quiet: bool = False) -> l
         counts = count_parameters(model)
         print(f"model {mcfg.name}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
         tokens_per_step = cfg.batch_size * cfg.seq_len
-        for s, p in plan_mixture(shares, cfg.shard_dirs, tokens_per_step, cfg.steps).items():
+        plan = plan_mixture(loader.shares, cfg.shard_dirs, tokens_per_step, cfg.steps)
+        for s, p in plan.items():
             ep = "n/a" if p["epochs"] is None else f"{p['epochs']:.2f}"
             print(
                 f"  source {s}: share {p['share']:.3f}, manifest tokens "
                 f"{p['manifest_tokens']:,}, planned {p['planned_tokens']:,} ({ep} epochs)"
             )
+
+    def save(batches: Prefetcher, name: str) -> None:
+        path = os.path.join(cfg.out_dir, name)
+        save_checkpoint(path, wrapped, optim, sched, batches, step, cfg, mcfg, tok, d)
+
     losses: list[float] = []
-    batches = Prefetcher(loader, cfg.prefetch)
     wrapped.train()
-    while step < cfg.steps:
-        t0 = time.perf_counter()
-        total, tokens = 0.0, 0
-        for i in range(cfg.grad_accum):
-            b = _to(next(batches), d.device)
-            sync = i == cfg.grad_accum - 1 or not hasattr(wrapped, "no_sync")
-            with nullcontext() if sync else wrapped.no_sync(), _autocast(d.device, cfg.fsdp):
-                loss = wrapped(b.input_ids, b.image_mask, b.pixels, b.targets)
-            (loss / cfg.grad_accum).backward()
-            total += float(loss.detach()) / cfg.grad_accum
-            tokens += int((b.targets != IGNORE).sum())
-        gnorm = torch.nn.utils.clip_grad_norm_(params, cfg.clip_norm)
-        optim.step()
-        optim.zero_grad(set_to_none=True)
-        sched.step()
-        step += 1
-        loss_avg = _all_mean(total, d)
-        losses.append(loss_avg)
-        if d.main and not quiet and (step % cfg.log_every == 0 or step == cfg.steps):
-            dt = time.perf_counter() - t0
-            print(
-                f"step {step:>6} loss {loss_avg:.4f} lr {sched.get_last_lr()[0]:.2e} "
-                f"gnorm {float(gnorm):.3f} {tokens * d.world / dt:,.0f} target tok/s"
-            )
-        if cfg.save_every and step % cfg.save_every == 0 and step < cfg.steps:
-            save_checkpoint(
-                os.path.join(cfg.out_dir, f"step-{step:07d}.pt"),
-                wrapped,
-                optim,
-                sched,
-                batches,
-                step,
-                cfg,
-                mcfg,
-                tok,
-                d,
-            )
-    save_checkpoint(
-        os.path.join(cfg.out_dir, "last.pt"),
-        wrapped,
-        optim,
-        sched,
-        batches,
-        step,
-        cfg,
-        mcfg,
-        tok,
-        d,
-    )
-    batches.close()
+    with Prefetcher(loader, cfg.prefetch) as batches:
+        while step < cfg.steps:
+            t0 = time.perf_counter()
+            total, tokens = 0.0, 0
+            for i in range(cfg.grad_accum):
+                b = _to(next(batches), d.device)
+                sync = i == cfg.grad_accum - 1 or not hasattr(wrapped, "no_sync")
+                with nullcontext() if sync else wrapped.no_sync(), _autocast(d.device, cfg.fsdp):
+                    loss = wrapped(b.input_ids, b.image_mask, b.pixels, b.targets)
+                (loss / cfg.grad_accum).backward()
+                total += float(loss.detach()) / cfg.grad_accum
+                tokens += int((b.targets != IGNORE).sum())
+            gnorm = torch.nn.utils.clip_grad_norm_(params, cfg.clip_norm)
+            optim.step()
+            optim.zero_grad(set_to_none=True)
+            sched.step()
+            step += 1
+            loss_avg = _all_mean(total, d)
+            losses.append(loss_avg)
+            if d.main and not quiet and (step % cfg.log_every == 0 or step == cfg.steps):
+                dt = time.perf_counter() - t0
+                print(
+                    f"step {step:>6} loss {loss_avg:.4f} lr {sched.get_last_lr()[0]:.2e} "
+                    f"gnorm {float(gnorm):.3f} {tokens * d.world / dt:,.0f} target tok/s"
+                )
+            if cfg.save_every and step % cfg.save_every == 0 and step < cfg.steps:
+                save(batches, f"step-{step:07d}.pt")
+        save(batches, "last.pt")
     return losses
 
 
@@ -468,28 +447,10 @@ def evaluate(
 # --------------------------------------------------------------------------- demo
 
 
-def shard_dirs_by_source(dirs) -> dict[str, str]:
-    """``{source: dir}`` from a dict, or from a list of shard dirs via their manifests."""
-    if isinstance(dirs, dict):
-        return {k: str(v) for k, v in dirs.items()}
-    from kosmos_data.shards import read_manifest
-
-    out: dict[str, str] = {}
-    for d in dirs:
-        source = read_manifest(str(d))["source"]
-        if source in out:
-            raise ValueError(f"two shard directories for source {source!r}: {out[source]}, {d}")
-        out[source] = str(d)
-    return out
-
-
 def demo_train(shard_dirs, out_dir: str, steps: int = 30, *, seed: int = 0) -> list[float]:
     """Train a SentencePiece tokenizer on the shards, then the ``tiny`` model for ``steps``
     steps on the paper's mixture; print and return the loss curve (the ``kosmos-data demo``
     finale). Runs on CPU in about a second per step."""
-    from kosmos_model.data import iter_texts
-    from kosmos_model.tokenizer import TokenizerConfig, train_tokenizer
-
     dirs = shard_dirs_by_source(shard_dirs)
     tok = train_tokenizer(
         iter_texts(list(dirs.values()), limit_chars=20_000_000),

@@ -176,8 +176,7 @@ class CLIPVisionEncoder(nn.Module):
 
     def trainable_modules(self) -> list[nn.Module]:
         k = self.config.trainable_last_layers
-        last = list(self.encoder.layers)[len(self.encoder.layers) - k :] if k else []
-        return [*last, self.post_layernorm] if k else []
+        return [*list(self.encoder.layers)[-k:], self.post_layernorm] if k else []
 
     def freeze(self) -> None:
         """Freeze CLIP except its last ``trainable_last_layers`` layers (KOSMOS-1 §3.2)."""

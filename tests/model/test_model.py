@@ -14,12 +14,10 @@ from kosmos_model.data import (
     IMAGE,
     PROMPT,
     TEXT,
-    MixtureConfig,
-    MixtureLoader,
     build_streams,
     collate,
     instruction_units,
-    mixture_shares,
+    mixture_loader,
     pack_sequence,
     targets_from_kinds,
 )
@@ -57,10 +55,8 @@ def test_resampler_output_shape_and_param_counts():
 
 
 def _batch(shard_dirs, tok, seq_len=200, batch_size=4):
-    streams = build_streams(shard_dirs, tok, 64, seed=0)
-    shares = mixture_shares(MixtureConfig(), shard_dirs, False)
-    loader = MixtureLoader(
-        streams, shares, batch_size=batch_size, seq_len=seq_len, pad_id=tok.pad_id, image_size=28
+    loader = mixture_loader(
+        shard_dirs, tok, 64, batch_size=batch_size, seq_len=seq_len, image_size=28
     )
     return loader.next_sequences()
 

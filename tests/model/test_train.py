@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from kosmos_model.config import get_config
-from kosmos_model.data import MixtureConfig, MixtureLoader, build_streams, mixture_shares
+from kosmos_model.data import mixture_loader
 from kosmos_model.model import Kosmos
 from kosmos_model.train import TrainConfig, load_checkpoint, lr_lambda, train
 
@@ -29,15 +29,7 @@ def test_lr_schedule_is_warmup_then_linear_decay():
 def test_tiny_model_overfits_real_shard_batches(shard_dirs, tokenizer):
     tok, _ = tokenizer
     torch.manual_seed(0)
-    streams = build_streams(shard_dirs, tok, 64, seed=0)
-    loader = MixtureLoader(
-        streams,
-        mixture_shares(MixtureConfig(), shard_dirs, False),
-        batch_size=4,
-        seq_len=160,
-        pad_id=tok.pad_id,
-        image_size=28,
-    )
+    loader = mixture_loader(shard_dirs, tok, 64, batch_size=4, seq_len=160, image_size=28)
     it = iter(loader)
     batches = [next(it) for _ in range(2)]
     assert any(b.pixels is not None for b in batches)
