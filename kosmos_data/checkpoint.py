@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from kosmos_data.funnel import RECORDS_IN
 from kosmos_data.records import DeadLetter, Document, Dropped
 
 PER_FILE_DIR = "_per_file"
@@ -83,8 +84,22 @@ class FileResult:
     dead: list[DeadLetter]
     stats: list[tuple[tuple[str, str, str], int]]
 
+    @classmethod
+    def from_tagged(cls, path: str, tagged: Iterable[tuple[str, object]]) -> FileResult:
+        """Collect ``(KIND_*, record)`` pairs (grouped per-file outputs, checkpoint rows)."""
+        out = cls(path, [], [], [], [])
+        lists: dict[str, list] = {
+            KIND_DOC: out.docs,
+            KIND_DROPPED: out.dropped,
+            KIND_DEAD: out.dead,
+            KIND_STATS: out.stats,
+        }
+        for kind, rec in tagged:
+            lists[kind].append(rec)
+        return out
+
     def counts(self) -> dict[str, int]:
-        records_in = sum(n for (kind, _, _), n in self.stats if kind == "records_in")
+        records_in = sum(n for (kind, _, _), n in self.stats if kind == RECORDS_IN)
         return {
             "records_in": records_in,
             "kept": len(self.docs),
@@ -132,18 +147,10 @@ def decode_file_result(data: bytes) -> FileResult:
     table = pq.read_table(io.BytesIO(data))
     meta = table.schema.metadata or {}
     path = meta.get(b"kosmos_data.path", b"").decode("utf-8")
-    out = FileResult(path, [], [], [], [])
-    lists = {KIND_DOC: out.docs, KIND_DROPPED: out.dropped, KIND_DEAD: out.dead}
-    lists[KIND_STATS] = out.stats  # type: ignore[assignment]
-    for kind, blob in zip(
-        table.column("kind").to_pylist(), table.column("record").to_pylist(), strict=True
-    ):
-        rec = pickle.loads(blob)
-        if kind == KIND_STATS:
-            (k, stage, reason), n = rec
-            rec = ((k, stage, reason), n)
-        lists[kind].append(rec)
-    return out
+    kinds, blobs = table.column("kind").to_pylist(), table.column("record").to_pylist()
+    return FileResult.from_tagged(
+        path, ((kind, pickle.loads(blob)) for kind, blob in zip(kinds, blobs, strict=True))
+    )
 
 
 def marker_body(result: FileResult, checkpoint_name: str, data: bytes) -> dict[str, object]:

@@ -17,9 +17,13 @@ from collections.abc import Callable, Sequence
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
+from apache_beam.options.pipeline_options import (
+    DirectOptions,
+    PipelineOptions,
+    SetupOptions,
+    StandardOptions,
+)
 
-from kosmos_data.beam.checkpoint import run_info
 from kosmos_data.beam.runner import make_pipeline
 from kosmos_data.beam.transforms import WriteFunnel, WriteParquetShards
 from kosmos_data.config import build_config, merge
@@ -93,19 +97,32 @@ def build_sections(file_cfg: dict, sections: dict) -> dict:
     }
 
 
-def prepare_run_dir(output: str, subdirs: Sequence[str], overwrite: bool) -> None:
-    """Create the run directory; refuse to mix with an earlier run unless ``overwrite``."""
+def prepare_run_dir(
+    output: str,
+    subdirs: Sequence[str],
+    overwrite: bool,
+    resume: bool | None = None,
+    before_delete: Callable[[], None] | None = None,
+) -> None:
+    """Create the run directory; refuse to mix with an earlier run unless ``overwrite``.
+
+    Jobs that can resume pass ``resume`` (``--resume`` also accepts earlier outputs: they are
+    rewritten whole) and a ``before_delete`` check that must pass before anything is removed.
+    """
     existing = []
     for sub in subdirs:
         d = FileSystems.join(output, sub)
         if FileSystems.exists(d):
             found = FileSystems.match([FileSystems.join(d, "*")])[0].metadata_list
             existing.extend(m.path for m in found)
-    if existing and not overwrite:
+    if existing and not overwrite and not resume:
+        hint = " (or --resume to continue it)" if resume is not None else ""
         raise FileExistsError(
             f"--output {output} already holds {len(existing)} output files from an "
-            "earlier run; pass --overwrite to replace them or choose another directory"
+            f"earlier run; pass --overwrite to replace them{hint} or choose another directory"
         )
+    if before_delete is not None:
+        before_delete()
     if existing:
         FileSystems.delete(existing)
     for sub in subdirs:
@@ -164,6 +181,25 @@ def beam_counters(result) -> dict[str, int]:
         key = f"{c.key.metric.namespace}/{c.key.metric.name}"
         out[key] = out.get(key, 0) + int(value or 0)
     return dict(sorted(out.items()))
+
+
+def run_info(options, started: float, finished: float, counters: dict[str, int]) -> dict:
+    """``funnel.json: run``: this attempt's runner, wall clock and archives read/resumed.
+
+    Throughput in ``kosmos-data report`` is records read in this attempt over its wall
+    clock, so a resumed attempt is not credited with the archives it skipped.
+    """
+    runner = options.view_as(StandardOptions).runner or "DirectRunner"
+    direct = options.view_as(DirectOptions)
+    return {
+        "runner": runner if isinstance(runner, str) else type(runner).__name__,
+        "direct_num_workers": direct.direct_num_workers,
+        "started_unix": round(started, 3),
+        "wall_seconds": round(finished - started, 3),
+        "archives_read": counters.get("kosmos_data.read/files", 0),
+        "archives_resumed": counters.get("kosmos_data.checkpoint/files_resumed", 0),
+        "records_read": counters.get("kosmos_data.read/records", 0),
+    }
 
 
 def run_pipeline(options: PipelineOptions, output: str, build: Callable[[beam.Pipeline], object]):

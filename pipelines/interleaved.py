@@ -75,6 +75,7 @@ from pipelines.common import (
     cli_main,
     output_sections,
     parse_job_args,
+    prepare_run_dir,
     run_pipeline,
     write_funnel,
 )
@@ -197,31 +198,17 @@ def config_from_options(opts: InterleavedOptions) -> InterleavedConfig:
 
 
 def prepare_output(config: InterleavedConfig) -> None:
-    """Create the run directory; refuse to mix with an earlier run unless --overwrite."""
-    existing = []
-    for sub in SUBDIRS:
-        d = FileSystems.join(config.output, sub)
-        if FileSystems.exists(d):
-            found = FileSystems.match([FileSystems.join(d, "*")])[0].metadata_list
-            existing.extend(m.path for m in found)
-    if existing and not config.outputs.overwrite and not config.resume:
-        raise FileExistsError(
-            f"--output {config.output} already holds {len(existing)} output files from an "
-            "earlier run; pass --overwrite to replace them (or --resume to continue it) "
-            "or choose another directory"
-        )
-    # Per-file checkpoints (validated before anything is deleted): final outputs are always
-    # rewritten whole; checkpoints of archives completed earlier are kept only with --resume.
-    prepare_checkpoints(
-        config.output, per_file_description(config),
-        resume=config.resume, overwrite=config.outputs.overwrite,
+    """Create the run directory; refuse to mix with an earlier run unless --overwrite
+    (or --resume). Per-file checkpoints are validated before anything is deleted: final
+    outputs are always rewritten whole; checkpoints of archives completed earlier are kept
+    only with --resume."""
+    prepare_run_dir(
+        config.output, SUBDIRS, config.outputs.overwrite, resume=config.resume,
+        before_delete=lambda: prepare_checkpoints(
+            config.output, per_file_description(config),
+            resume=config.resume, overwrite=config.outputs.overwrite,
+        ),
     )  # fmt: skip
-    if existing:
-        FileSystems.delete(existing)
-    for sub in SUBDIRS:
-        d = FileSystems.join(config.output, sub)
-        if not FileSystems.exists(d):
-            FileSystems.mkdirs(d)
 
 
 def per_file_description(config: InterleavedConfig) -> dict:

@@ -11,6 +11,7 @@ sees the whole corpus, exactly as in an uninterrupted run. See ``kosmos_data.che
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -190,15 +191,7 @@ class _WriteCheckpointFn(beam.DoFn):
 
     def process(self, element) -> Iterator[object]:
         path, tagged = element
-        result = FileResult(path, [], [], [], [])
-        lists = {
-            KIND_DOC: result.docs,
-            KIND_DROPPED: result.dropped,
-            KIND_DEAD: result.dead,
-            KIND_STATS: result.stats,
-        }
-        for kind, rec in tagged:
-            lists[kind].append(rec)
+        result = FileResult.from_tagged(path, tagged)
         key = file_key(path)
         name = f"{key}.parquet"
         data = encode_file_result(result)
@@ -232,8 +225,6 @@ class _ReadCheckpointFn(beam.DoFn):
         self.files = Metrics.counter("kosmos_data.checkpoint", "files_resumed")
 
     def process(self, key: str) -> Iterator[object]:
-        import hashlib
-
         with FileSystems.open(FileSystems.join(self.run_dir, DONE_DIR, f"{key}.json")) as f:
             marker = json.loads(f.read())
         ckpt = FileSystems.join(self.run_dir, PER_FILE_DIR, marker["checkpoint"])
@@ -303,24 +294,3 @@ class CheckpointPerFile(beam.PTransform):
             | "MergeDeadLetters" >> beam.Flatten(),
             "stats": (fresh[STATS_TAG], restored[STATS_TAG]) | "MergeStats" >> beam.Flatten(),
         }
-
-
-def run_info(options, started: float, finished: float, counters: dict[str, int]) -> dict:
-    """``funnel.json: run``: this attempt's runner, wall clock and archives read/resumed.
-
-    Throughput in ``kosmos-data report`` is records read in this attempt over its wall
-    clock, so a resumed attempt is not credited with the archives it skipped.
-    """
-    from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
-
-    runner = options.view_as(StandardOptions).runner or "DirectRunner"
-    direct = options.view_as(DirectOptions)
-    return {
-        "runner": runner if isinstance(runner, str) else type(runner).__name__,
-        "direct_num_workers": direct.direct_num_workers,
-        "started_unix": round(started, 3),
-        "wall_seconds": round(finished - started, 3),
-        "archives_read": counters.get("kosmos_data.read/files", 0),
-        "archives_resumed": counters.get("kosmos_data.checkpoint/files_resumed", 0),
-        "records_read": counters.get("kosmos_data.read/records", 0),
-    }
