@@ -27,7 +27,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from kosmos_data import __version__
 from kosmos_data.beam.decontam import add_dedup_stages
-from kosmos_data.beam.images import FetchImages
+from kosmos_data.beam.images import FetchImages, check_status_from
 from kosmos_data.beam.inputs import expand_inputs
 from kosmos_data.beam.shards import WriteShards
 from kosmos_data.beam.sources import ReadTableDocs
@@ -98,6 +98,7 @@ class CaptionsConfig:
             raise ValueError("CaptionsConfig.output: an output directory is required")
         if not self.images.fetch:
             raise ValueError("CaptionsConfig.images.fetch: caption shards need their images")
+        check_status_from(self.images, self.output)
 
 
 class CaptionsOptions:

@@ -118,3 +118,14 @@ def test_captions_job_fetches_images_into_caption_shards(tmp_path):
     assert {s.meta["url"] for s in samples} == good
     manifest = read_manifest(str(shards))
     assert manifest["totals"]["images"] == expect["kept"]
+
+
+def test_captions_job_checks_image_status_from_before_running(tmp_path):
+    from pipelines import captions
+
+    src = generate_caption_table(
+        tmp_path / "in" / "laion.parquet", ["https://x.test/a.jpg"], SampleSourcesConfig()
+    )
+    argv = ["--input", str(src), "--output", str(tmp_path / "run")]
+    assert captions.main([*argv, "--image-status-from", str(tmp_path / "nothing-here")]) == 2
+    assert not (tmp_path / "run" / "docs").exists()  # refused before the run directory
