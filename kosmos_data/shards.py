@@ -352,7 +352,7 @@ def write_local(
     infos: list[ShardInfo] = []
     for g in sorted(groups):
         infos += write_shards(out_dir, source, g, groups[g], config)
-    write_manifest(out_dir, source, infos, run_config or {}, code_version())
+    write_manifest(out_dir, source, infos, run_config or {}, code_version(), config)
     return read_manifest(out_dir)
 
 
@@ -405,10 +405,16 @@ def manifest_dict(
 
 
 def write_manifest(
-    out_dir: str, source: str, infos: Iterable[ShardInfo], config: dict, version: str
+    out_dir: str,
+    source: str,
+    infos: Iterable[ShardInfo],
+    config: dict,
+    version: str,
+    shard_config: ShardConfig | None = None,
 ) -> str:
+    manifest = manifest_dict(source, infos, config, version, shard_config=shard_config)
     path = os.path.join(out_dir, MANIFEST)
-    data = json.dumps(manifest_dict(source, infos, config, version), indent=2) + "\n"
+    data = json.dumps(manifest, indent=2) + "\n"
     _atomic_write(path, data.encode("utf-8"))
     return path
 

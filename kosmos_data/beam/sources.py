@@ -11,10 +11,8 @@ from collections.abc import Callable, Iterable, Iterator
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.pvalue import TaggedOutput
 
-from kosmos_data.beam.transforms import DEAD_TAG, STATS_TAG, _Counters, _dead
-from kosmos_data.funnel import FILES, RECORDS_IN
+from kosmos_data.beam.transforms import DEAD_TAG, STATS_TAG, _Counters, _dead, file_read
 from kosmos_data.records import DeadLetter, Document, Provenance
 from kosmos_data.sources import Row, TableError, iter_rows
 
@@ -56,10 +54,7 @@ class ReadTableFileFn(beam.DoFn):
             n += 1
             prov = Provenance(path, f"<file:{path}>", 0, "", "")
             yield from _dead(DeadLetter("read", "unreadable_table", prov, str(e)), self.counters)
-        self.counters.inc("read", "files")
-        self.counters.inc("read", "records", n)
-        yield TaggedOutput(STATS_TAG, ((FILES, "", ""), 1))
-        yield TaggedOutput(STATS_TAG, ((RECORDS_IN, "", ""), n))
+        yield from file_read(path, n, self.counters, per_file=False)
         log.info("read %s: %d rows in %.1fs", path, n, time.monotonic() - start)
 
 

@@ -58,6 +58,17 @@ def _dead(d: DeadLetter, counters: _Counters) -> Iterator[TaggedOutput]:
     yield TaggedOutput(DEAD_TAG, d)
 
 
+def file_read(path: str, n: int, counters: _Counters, per_file: bool) -> Iterator[TaggedOutput]:
+    """A reader's accounting for one input file of ``n`` records: Beam counters and the
+    funnel's ``files``/``records_in`` events (also keyed by file for per-file checkpoints)."""
+    counters.inc("read", "files")
+    counters.inc("read", "records", n)
+    for event in (((FILES, "", ""), 1), ((RECORDS_IN, "", ""), n)):
+        yield TaggedOutput(STATS_TAG, event)
+        if per_file:
+            yield TaggedOutput(FILE_STATS_TAG, (path, event))
+
+
 class ReadWarcFileFn(beam.DoFn):
     """One archive path in, every record of it out (pages, or dead letters).
 
@@ -88,12 +99,7 @@ class ReadWarcFileFn(beam.DoFn):
             n += 1
             prov = Provenance(path, f"<file:{path}>", 0, "", "")
             yield from _dead(DeadLetter("read", "unreadable_file", prov, repr(e)), self.counters)
-        self.counters.inc("read", "files")
-        self.counters.inc("read", "records", n)
-        yield TaggedOutput(STATS_TAG, ((FILES, "", ""), 1))
-        yield TaggedOutput(STATS_TAG, ((RECORDS_IN, "", ""), n))
-        yield TaggedOutput(FILE_STATS_TAG, (path, ((FILES, "", ""), 1)))
-        yield TaggedOutput(FILE_STATS_TAG, (path, ((RECORDS_IN, "", ""), n)))
+        yield from file_read(path, n, self.counters, per_file=True)
         log.info("read %s: %d records in %.1fs", path, n, time.monotonic() - start)
 
 
