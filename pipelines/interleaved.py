@@ -4,8 +4,8 @@
 
 Graph (every label stable, so Dataflow update/drain and metrics keep their names)::
 
-    ReadWarcRecords -> Prefilter -> ExtractInterleavedDocs -> IdentifyLanguage
-        -> FilterQuality -> ApplyKosmosSampling -> WriteDocs
+    ReadAndProcessArchives (read -> Prefilter -> Extract -> IdentifyLanguage
+        -> FilterQuality -> ApplyKosmosSampling, per archive) -> ... -> WriteDocs
     (every step) -> dropped -> WriteDropped ; dead letters -> WriteDeadLetters
     (every step) -> stats -> WriteFunnel
 
@@ -16,6 +16,7 @@ Run directory layout (``--output DIR``): ``docs/`` (OBELICS-style Parquet), ``dr
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from kosmos_data import __version__
 from kosmos_data.beam.checkpoint import (
     CheckpointPerFile,
-    LogReadProgress,
+    ReadProgress,
     done_keys,
     prepare_checkpoints,
 )
@@ -40,9 +41,8 @@ from kosmos_data.beam.transforms import (
     DEAD_TAG,
     DROPPED_TAG,
     FILE_STATS_TAG,
-    ApplyStep,
-    ExtractInterleavedDocs,
-    ReadWarcRecords,
+    ProcessArchiveFn,
+    ReadAndProcessArchives,
     count_outputs,
 )
 from kosmos_data.checkpoint import file_key, split_done
@@ -60,9 +60,7 @@ from kosmos_data.filters.langid import LangIdConfig
 from kosmos_data.filters.quality import QualityConfig
 from kosmos_data.images.config import ImageConfig
 from kosmos_data.images.flags import add_image_flags, image_flag_values
-from kosmos_data.outputs import (
-    OutputConfig,
-)
+from kosmos_data.outputs import OutputConfig, keep_dropped_row
 from kosmos_data.prefilter import PrefilterConfig
 from kosmos_data.sampling import SamplingConfig
 from kosmos_data.shards import ShardConfig, interleaved_sample
@@ -102,7 +100,6 @@ class InterleavedConfig:
     decontam: DecontamConfig = field(default_factory=DecontamConfig)
     images: ImageConfig = field(default_factory=ImageConfig)
     shards: ShardConfig = field(default_factory=ShardConfig)
-    reshuffle_pages: bool = True
     resume: bool = False  # continue a run: skip archives with completion markers
 
     def __post_init__(self) -> None:
@@ -144,7 +141,6 @@ class InterleavedOptions:
         parser.add_argument("--max-images", type=int, default=None, help="KOSMOS-1: 5")
         parser.add_argument("--single-image-keep-prob", type=float, default=None)
         parser.add_argument("--seed", type=int, default=None, help="sampling seed")
-        parser.add_argument("--no-reshuffle", action="store_true")
         add_dedup_flags(parser)
         add_decontam_flags(parser)
         add_image_flags(parser)
@@ -191,7 +187,6 @@ def config_from_options(opts: InterleavedOptions) -> InterleavedConfig:
     return InterleavedConfig(
         archives=tuple(archives),
         output=opts.output,
-        reshuffle_pages=not opts.no_reshuffle,
         resume=opts.resume,
         **built,
     )
@@ -230,25 +225,27 @@ def build(pipeline: beam.Pipeline, config: InterleavedConfig) -> dict[str, beam.
     todo, resumed = split_done(config.archives, done_keys(out) if config.resume else ())
     if resumed:
         log.info("resume: %d archive(s) done earlier, %d to process", len(resumed), len(todo))
-    read = pipeline | "ReadWarcRecords" >> ReadWarcRecords(todo, config.read)
-    _ = read[FILE_STATS_TAG] | "ReadProgress" >> LogReadProgress(len(todo), started_at)
-    pre = read.pages | "Prefilter" >> ApplyStep(PrefilterStep(config.prefilter))
-    ext = pre.kept | "ExtractInterleavedDocs" >> ExtractInterleavedDocs(
-        ExtractStep(config.extract), reshuffle=config.reshuffle_pages
+    steps = (
+        PrefilterStep(config.prefilter),
+        ExtractStep(config.extract),
+        LanguageStep(config.langid),
+        QualityStep(config.quality),
+        SamplingStep(config.sampling),
     )
-    lang = ext.docs | "IdentifyLanguage" >> ApplyStep(LanguageStep(config.langid))
-    qual = lang.kept | "FilterQuality" >> ApplyStep(QualityStep(config.quality))
-    samp = qual.kept | "ApplyKosmosSampling" >> ApplyStep(SamplingStep(config.sampling))
-    per_file_steps = (read, pre, ext, lang, qual, samp)
+    fn = ProcessArchiveFn(
+        config.read,
+        steps,
+        keep_dropped=functools.partial(keep_dropped_row, fraction=config.outputs.dropped_fraction),
+        progress=ReadProgress(len(todo), started_at),
+    )
+    per_file = pipeline | "ReadAndProcessArchives" >> ReadAndProcessArchives(todo, fn)
     # Checkpoint per archive; from here on docs/dropped/dead/per-file stats cover every
     # archive of the run, including those completed by an earlier attempt.
     ckpt = {
-        "docs": samp.kept,
-        "dropped": (pre[DROPPED_TAG], lang[DROPPED_TAG], qual[DROPPED_TAG], samp[DROPPED_TAG])
-        | "FlattenDropped" >> beam.Flatten(),
-        "dead_letter": (read[DEAD_TAG], ext[DEAD_TAG]) | "FlattenDeadLetters" >> beam.Flatten(),
-        "file_stats": tuple(s[FILE_STATS_TAG] for s in per_file_steps)
-        | "FlattenFileStats" >> beam.Flatten(),
+        "docs": per_file.docs,
+        "dropped": per_file[DROPPED_TAG],
+        "dead_letter": per_file[DEAD_TAG],
+        "file_stats": per_file[FILE_STATS_TAG],
     } | "CheckpointPerFile" >> CheckpointPerFile(
         out, len(todo), [file_key(p) for p in resumed], started_at
     )

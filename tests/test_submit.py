@@ -121,9 +121,8 @@ def test_dataflow_dry_run_job_description(tmp_path):
     components = job["pipeline"]["components"]
     labels = {t["uniqueName"] for t in components["transforms"].values()}
     for step in (
-        "ReadWarcRecords", "ReadWarcRecords/SpreadArchives", "Prefilter",
-        "ExtractInterleavedDocs", "ExtractInterleavedDocs/Rebalance", "IdentifyLanguage",
-        "FilterQuality", "ApplyKosmosSampling", "CheckpointPerFile/GroupByFile",
+        "ReadAndProcessArchives", "ReadAndProcessArchives/SpreadArchives",
+        "ReadAndProcessArchives/ProcessArchive", "CheckpointPerFile/GroupByFile",
         "CheckpointPerFile/WriteCheckpoint", "CheckpointPerFile/ReadCheckpoint",
         "WriteRunOutputs/WriteDocs", "WriteRunOutputs/WriteDropped",
         "WriteRunOutputs/WriteDeadLetters", "WriteFunnel", "CorpusBreakdowns",
