@@ -183,6 +183,21 @@ def beam_counters(result) -> dict[str, int]:
     return dict(sorted(out.items()))
 
 
+def local_workers(options: PipelineOptions) -> int:
+    """Worker processes of a local multi-processing run (``--direct_num_workers N
+    --direct_running_mode multi_processing``; 0 means one per core), else 1."""
+    import os
+
+    runner = options.view_as(StandardOptions).runner
+    if runner not in (None, "DirectRunner", "direct", "FnApiRunner"):
+        return 1
+    direct = options.view_as(DirectOptions)
+    if (direct.direct_running_mode or "in_memory") == "in_memory":
+        return 1
+    n = direct.direct_num_workers
+    return max(1, os.cpu_count() or 1) if n == 0 else max(1, n or 1)
+
+
 def run_info(options, started: float, finished: float, counters: dict[str, int]) -> dict:
     """``funnel.json: run``: this attempt's runner, wall clock and archives read/resumed.
 

@@ -16,6 +16,7 @@ Run directory layout (``--output DIR``): ``docs/`` (OBELICS-style Parquet), ``dr
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import logging
 import time
@@ -71,6 +72,7 @@ from pipelines.common import (
     add_output_args,
     build_sections,
     cli_main,
+    local_workers,
     output_sections,
     parse_job_args,
     prepare_run_dir,
@@ -101,6 +103,10 @@ class InterleavedConfig:
     images: ImageConfig = field(default_factory=ImageConfig)
     shards: ShardConfig = field(default_factory=ShardConfig)
     resume: bool = False  # continue a run: skip archives with completion markers
+    #: Workers that share one archive (see ``ProcessArchiveFn``); 0 = as many as the local
+    #: runner's worker processes (``--direct_num_workers``), else 1. Outputs do not depend
+    #: on it.
+    archive_splits: int = 0
 
     def __post_init__(self) -> None:
         if not self.archives:
@@ -108,6 +114,10 @@ class InterleavedConfig:
         if not self.output:
             raise ValueError("InterleavedConfig.output: an output directory is required")
         check_status_from(self.images, self.output)
+        if self.archive_splits < 0:
+            raise ValueError(
+                f"InterleavedConfig.archive_splits must be >= 0, got {self.archive_splits}"
+            )
         if self.resume and self.outputs.overwrite:
             raise ValueError(
                 "InterleavedConfig.resume: --resume and --overwrite exclude each other"
@@ -141,6 +151,12 @@ class InterleavedOptions:
         parser.add_argument("--max-images", type=int, default=None, help="KOSMOS-1: 5")
         parser.add_argument("--single-image-keep-prob", type=float, default=None)
         parser.add_argument("--seed", type=int, default=None, help="sampling seed")
+        parser.add_argument(
+            "--archive-splits",
+            type=int,
+            default=0,
+            help="workers sharing one archive (0: the local runner's worker count)",
+        )
         add_dedup_flags(parser)
         add_decontam_flags(parser)
         add_image_flags(parser)
@@ -188,6 +204,7 @@ def config_from_options(opts: InterleavedOptions) -> InterleavedConfig:
         archives=tuple(archives),
         output=opts.output,
         resume=opts.resume,
+        archive_splits=opts.archive_splits,
         **built,
     )
 
@@ -238,7 +255,9 @@ def build(pipeline: beam.Pipeline, config: InterleavedConfig) -> dict[str, beam.
         keep_dropped=functools.partial(keep_dropped_row, fraction=config.outputs.dropped_fraction),
         progress=ReadProgress(len(todo), started_at),
     )
-    per_file = pipeline | "ReadAndProcessArchives" >> ReadAndProcessArchives(todo, fn)
+    per_file = pipeline | "ReadAndProcessArchives" >> ReadAndProcessArchives(
+        todo, fn, splits=config.archive_splits or 1
+    )
     # Checkpoint per archive; from here on docs/dropped/dead/per-file stats cover every
     # archive of the run, including those completed by an earlier attempt.
     ckpt = {
@@ -302,6 +321,8 @@ def prepare(
         InterleavedOptions, argv, "kosmos-data run interleaved", save_main_session
     )
     config = config_from_options(opts)
+    if config.archive_splits == 0:
+        config = dataclasses.replace(config, archive_splits=local_workers(options))
     prepare_output(config)
     return options, config
 
