@@ -147,12 +147,8 @@ def test_flex_template_parameters_map_to_job_flags():
     ) == ["--input", "gs://b/w.paths.gz", "--paths-prefix", "s3://commoncrawl/", "--resume",
           "--runner=DataflowRunner"]  # fmt: skip
     # Every mapped flag is a real flag of the job.
-    import argparse
+    from pipelines.interleaved import parser
 
-    from pipelines.interleaved import InterleavedOptions
-
-    parser = argparse.ArgumentParser()
-    InterleavedOptions._add_argparse_args(parser)
-    text = parser.format_help()
+    text = parser().format_help()
     for flag in [*flex.JOB_FLAGS.values(), *flex.BOOLEAN_FLAGS.values()]:
         assert flag in text, flag
