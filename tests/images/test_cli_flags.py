@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from kosmos_data.images.cli import main as images_main
+from kosmos_cli.images import main as images_main
 from kosmos_data.images.phash import read_hash_file
 from pipelines.interleaved import SECTIONS, config_from_args, parser
 from pipelines.options import parse_job

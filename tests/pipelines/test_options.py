@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kosmos_data.cli import main as cli_main
+from kosmos_cli.main import main as cli_main
 from kosmos_data.config import ConfigError
 from pipelines import captions, dedup, interleaved, text
 from pipelines.options import _argument, _strip_optional, parse_job

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from kosmos_data import submit
-from kosmos_data.submit import DataflowConfig, FlinkConfig, runner_config
+from kosmos_cli import submit
+from kosmos_cli.submit import DataflowConfig, FlinkConfig, runner_config
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "deploy" / "dataflow" / "dataflow.example.json"
 
 

@@ -16,7 +16,7 @@ import sys
 
 import apache_beam as beam
 
-from kosmos_data.cli import JOBS
+from kosmos_cli.main import JOBS
 
 log = logging.getLogger(__name__)
 
