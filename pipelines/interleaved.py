@@ -60,6 +60,7 @@ from kosmos_data.filters.langid import LangIdConfig
 from kosmos_data.filters.quality import QualityConfig
 from kosmos_data.images.config import ImageConfig
 from kosmos_data.images.flags import add_image_flags, image_flag_values
+from kosmos_data.inputs import InputConfig, matched_by_pipeline
 from kosmos_data.outputs import (
     OutputConfig,
 )
@@ -104,6 +105,8 @@ class InterleavedConfig:
     shards: ShardConfig = field(default_factory=ShardConfig)
     reshuffle_pages: bool = True
     resume: bool = False  # continue a run: skip archives with completion markers
+    # remote globs / path lists in ``archives`` are matched by the pipeline (ListArchives)
+    inputs: InputConfig = field(default_factory=InputConfig)
 
     def __post_init__(self) -> None:
         if not self.archives:
@@ -187,12 +190,16 @@ def config_from_options(opts: InterleavedOptions) -> InterleavedConfig:
         **output_sections(opts),
     }
     built = build_sections(file_cfg, sections)
-    archives = expand_inputs(opts.inputs, opts.paths_prefix, opts.max_files, opts.files_seed)
+    inputs = InputConfig(opts.paths_prefix, opts.max_files, opts.files_seed)
+    archives = expand_inputs(
+        opts.inputs, inputs.paths_prefix, inputs.max_files, inputs.files_seed, defer_remote=True
+    )
     return InterleavedConfig(
         archives=tuple(archives),
         output=opts.output,
         reshuffle_pages=not opts.no_reshuffle,
         resume=opts.resume,
+        inputs=inputs,
         **built,
     )
 
@@ -214,11 +221,14 @@ def prepare_output(config: InterleavedConfig) -> None:
 def per_file_description(config: InterleavedConfig) -> dict:
     """What determines the per-file checkpoints: a resumed run must match it exactly."""
     stages = ("read", "prefilter", "extract", "langid", "quality", "sampling")
-    return {
+    desc = {
         "pipeline": "interleaved",
         "archives": list(config.archives),
         "config": as_jsonable({k: getattr(config, k) for k in stages}),
     }
+    if any(matched_by_pipeline(p) for p in config.archives):  # the sample is taken in the job
+        desc["inputs"] = as_jsonable(config.inputs)
+    return desc
 
 
 def build(pipeline: beam.Pipeline, config: InterleavedConfig) -> dict[str, beam.PCollection]:
@@ -227,10 +237,16 @@ def build(pipeline: beam.Pipeline, config: InterleavedConfig) -> dict[str, beam.
     started_at = time.time()
     # Resumable runs: archives completed by an earlier attempt are not read again (see
     # CheckpointPerFile below and kosmos_data/checkpoint.py).
-    todo, resumed = split_done(config.archives, done_keys(out) if config.resume else ())
-    if resumed:
+    done = done_keys(out) if config.resume else set()
+    todo, resumed = split_done(config.archives, done)
+    resumed_keys = [file_key(p) for p in resumed]
+    if any(matched_by_pipeline(p) for p in todo):  # archives known only when matched
+        resumed_keys = sorted(done)  # the checkpoint fingerprint guarantees the same inputs
+    if resumed_keys:
         log.info("resume: %d archive(s) done earlier, %d to process", len(resumed), len(todo))
-    read = pipeline | "ReadWarcRecords" >> ReadWarcRecords(todo, config.read)
+    read = pipeline | "ReadWarcRecords" >> ReadWarcRecords(
+        todo, config.read, config.inputs, skip_keys=done
+    )
     _ = read[FILE_STATS_TAG] | "ReadProgress" >> LogReadProgress(len(todo), started_at)
     pre = read.pages | "Prefilter" >> ApplyStep(PrefilterStep(config.prefilter))
     ext = pre.kept | "ExtractInterleavedDocs" >> ExtractInterleavedDocs(
@@ -249,9 +265,7 @@ def build(pipeline: beam.Pipeline, config: InterleavedConfig) -> dict[str, beam.
         "dead_letter": (read[DEAD_TAG], ext[DEAD_TAG]) | "FlattenDeadLetters" >> beam.Flatten(),
         "file_stats": tuple(s[FILE_STATS_TAG] for s in per_file_steps)
         | "FlattenFileStats" >> beam.Flatten(),
-    } | "CheckpointPerFile" >> CheckpointPerFile(
-        out, len(todo), [file_key(p) for p in resumed], started_at
-    )
+    } | "CheckpointPerFile" >> CheckpointPerFile(out, len(todo), resumed_keys, started_at)
     docs = ckpt["docs"]
     dropped = ckpt["dropped"]
     dead = ckpt["dead_letter"]

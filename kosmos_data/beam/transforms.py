@@ -19,7 +19,9 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
 
+from kosmos_data.beam.inputs import ListArchives
 from kosmos_data.funnel import DEAD_LETTER, DROPPED, FILES, KEPT, RECORDS_IN
+from kosmos_data.inputs import InputConfig
 from kosmos_data.outputs import rows_to_parquet_bytes, shard_name, stable_shard
 from kosmos_data.records import DeadLetter, Document, Dropped, Provenance, RawPage
 from kosmos_data.stages import ExtractStep, Outcome
@@ -110,15 +112,25 @@ class ReadWarcRecords(beam.PTransform):
     work, and runners would otherwise keep the whole list on the worker that created it.
     """
 
-    def __init__(self, paths: Iterable[str], config: ReadConfig) -> None:
+    def __init__(
+        self,
+        paths: Iterable[str],
+        config: ReadConfig,
+        inputs: InputConfig | None = None,
+        skip_keys: Iterable[str] = (),
+    ) -> None:
         super().__init__()
         self.paths = sorted(paths)
         self.config = config
+        # Remote globs / path lists among ``paths`` are matched by ListArchives, which leaves
+        # out the archives of ``skip_keys`` (completed before a --resume).
+        self.inputs = inputs
+        self.skip_keys = tuple(skip_keys)
 
     def expand(self, pbegin):
         return (
             pbegin
-            | "ListArchives" >> beam.Create(self.paths)
+            | "ListArchives" >> ListArchives(self.paths, self.inputs, self.skip_keys)
             | "SpreadArchives" >> beam.Reshuffle()
             | "ReadArchive"
             >> beam.ParDo(ReadWarcFileFn(self.config)).with_outputs(
