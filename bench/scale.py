@@ -551,7 +551,6 @@ def main(argv: list[str] | None = None) -> int:
             "pages_per_cpu_second": 1 / marginal,
             "startup_cpu_seconds": startup_cpu,
             "warc_bytes_per_page": wbytes / row["pages"],
-            "kept_per_page": row["kept"] / row["pages"],
             "peak_rss_mib": row["peak_rss_mib"],
             "rows": {
                 k: {
