@@ -4,11 +4,13 @@
     kosmos-data plan --paths-file warc.paths.gz [--pages-per-file 33000]
     kosmos-data plan ... --rates .cache/rates.json --price-per-vcpu-hour 0.056
 
-The rate is CPU seconds per page of the whole job, measured by ``python bench/scale.py`` on
-the user's own machine (it writes ``.cache/rates.json``, read by default); without that
-file the plan uses ``DEFAULT_RATES``, measured on the CI machine, and says so. The estimate
-assumes work is CPU-bound and spread evenly (the job reshuffles archives and pages), so it
-is a lower bound on wall time: add margin for stragglers, start-up and autoscaling.
+The rate is the marginal CPU seconds per page of the whole default job (``kosmos-data run
+interleaved`` in a subprocess, CPU of its process tree, start-up subtracted), measured by
+``python bench/scale.py`` on a WARC of real pages on the user's own machine: it writes
+``.cache/rates.json``, read by default (or ``--rates FILE``). Without that file the plan uses
+``DEFAULT_RATES``, measured the same way on the 2-core CI machine, and says so on its first
+line. The estimate assumes work is CPU-bound and spread evenly over the workers, so it is a
+lower bound on wall time: add margin for stragglers, start-up and autoscaling.
 """
 
 from __future__ import annotations
@@ -22,13 +24,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 #: ``python bench/scale.py`` on the CI machine (2 cores, Python 3.11, shared with other
-#: work): the whole Beam job in-process on the DirectRunner, 800 generated pages padded to
-#: ~130 KB HTML in 8 WARC files, best of 2 runs by CPU time.
+#: agents, load average ~3), 2026-12-02, the job as of commit 50e562e: the default local
+#: interleaved job (DirectRunner, one process) on 3,960 real pages (the 4x row: 403 unique
+#: pages of ../shared/data replicated, 110 MB of WARC), marginal CPU per page = (CPU of the
+#: process tree - 2.8 CPU-s start-up) / pages. Re-run the bench after the job changes.
 DEFAULT_RATES = {
-    "source": "DEFAULT_RATES (bench/scale.py on the 2-core CI machine)",
-    "cpu_seconds_per_page": 0.00804,
-    "warc_bytes_per_page": 21894.0,
-    "kept_per_page": 0.439,
+    "source": "DEFAULT_RATES (bench/scale.py 4x row, real pages, 2-core CI machine, 2026-12-02)",
+    "cpu_seconds_per_page": 0.00522,
+    "startup_cpu_seconds": 2.8,
+    "warc_bytes_per_page": 27773.0,
 }
 DEFAULT_RATES_FILE = Path(".cache") / "rates.json"
 
@@ -108,7 +112,8 @@ def format_plan(est: dict[str, float], cfg: PlanConfig, rates: dict) -> str:
     warc_tb = est["pages"] * float(rates.get("warc_bytes_per_page", 0)) / 1e12
     return "\n".join(
         [
-            f"rates: {rates['source']}: {cfg.cpu_seconds_per_page * 1000:.2f} ms CPU/page",
+            f"rates: {rates['source']}: {cfg.cpu_seconds_per_page * 1000:.2f} ms CPU/page "
+            f"({1 / cfg.cpu_seconds_per_page:,.0f} pages per CPU-second, marginal)",
             f"pages:        {est['pages']:,}",
             f"core-hours:   {est['core_hours']:,.0f}",
             f"workers:      {cfg.workers} x {cfg.vcpus_per_worker} vCPU = {est['vcpus']:,} vCPU",
@@ -116,8 +121,8 @@ def format_plan(est: dict[str, float], cfg: PlanConfig, rates: dict) -> str:
             f"cost:         ${est['total_cost_usd']:,.0f} = vCPU ${est['vcpu_cost_usd']:,.0f} "
             f"(${cfg.price_per_vcpu_hour}/vCPU-h) + memory ${est['memory_cost_usd']:,.0f} "
             f"({cfg.memory_gb_per_worker:g} GB/worker at ${cfg.price_per_gb_hour}/GB-h)",
-            f"reads:        ~{warc_tb:,.1f} TB of WARC at the benchmark crawl's bytes/page "
-            "(generated pages; real archives differ)",
+            f"reads:        ~{warc_tb:,.1f} TB of WARC at the bench WARC's bytes/page "
+            "(real pages, HTML responses only; CC archives also hold request/metadata records)",
         ]
     )
 

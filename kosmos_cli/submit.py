@@ -1,7 +1,7 @@
 """``kosmos-data submit dataflow|flink``: run a job on Beam's distributed runners.
 
     kosmos-data submit dataflow --dataflow-config deploy/dataflow/dataflow.example.json \\
-        [--project P --region R ...] [--dry-run --job-description job.json] \\
+        [--project P --region R ...] [--dry-run [--job-description job.json]] \\
         --input 'gs://bucket/CC-MAIN-2024-10/warc.paths.gz' --paths-prefix s3://commoncrawl/ \\
         --output gs://bucket/runs/r1 [job flags]
     kosmos-data submit flink --flink-master host:8081 --flink-version 1.19 \\
@@ -204,14 +204,13 @@ def _parser(runner: str) -> argparse.ArgumentParser:
     )
     p.add_argument(f"--{runner}-config", dest="config_file", help=f"JSON file of {cls.__name__}")
     p.add_argument("--job", default="interleaved", help="which job (default interleaved)")
-    if runner == "dataflow":
-        p.add_argument(
-            "--dry-run",
-            action="store_true",
-            help="build the Dataflow job description offline (no GCP calls, the run "
-            "directory is not touched) and write it to --job-description",
-        )
-        p.add_argument("--job-description", default="", help="where --dry-run writes the job")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="build the job description offline (no GCP calls or job server, no bucket "
+        "listed, the run directory not touched) and print it or write it to --job-description",
+    )
+    p.add_argument("--job-description", default="", help="where --dry-run writes the job")
     p.add_argument("--print-options", action="store_true", help="print the Beam options and exit")
     for f in dataclasses.fields(cls):
         flag = "--" + f.name.replace("_", "-")
@@ -267,6 +266,7 @@ def main(argv: list[str]) -> int:
     return launch(
         ns.job,
         job_argv + beam_args,
-        dry_run=getattr(ns, "dry_run", False),
-        job_description=getattr(ns, "job_description", ""),
+        dry_run=ns.dry_run,
+        job_description=ns.job_description,
+        runner=runner,
     )

@@ -54,6 +54,7 @@ from kosmos_data.extract import ExtractConfig
 from kosmos_data.filters.langid import LangIdConfig
 from kosmos_data.filters.quality import QualityConfig
 from kosmos_data.images.config import ImageConfig
+from kosmos_data.inputs import InputConfig, matched_by_pipeline
 from kosmos_data.outputs import OutputConfig, keep_dropped_row
 from kosmos_data.prefilter import PrefilterConfig
 from kosmos_data.sampling import SamplingConfig
@@ -99,6 +100,8 @@ class InterleavedConfig:
     #: runner's worker processes (``--direct_num_workers``), else 1. Outputs do not depend
     #: on it.
     archive_splits: int = 0
+    # remote globs / path lists in ``archives`` are matched by the pipeline (ListArchives)
+    inputs: InputConfig = field(default_factory=InputConfig)
 
     def __post_init__(self) -> None:
         if not self.archives:
@@ -165,12 +168,16 @@ def parser() -> argparse.ArgumentParser:
 def config_from_args(parsed: ParsedJob) -> InterleavedConfig:
     """Flags and config sections (parsed once, at the edge) -> the frozen job config."""
     a = parsed.args
-    archives = expand_inputs(a.inputs, a.paths_prefix, a.max_files, a.files_seed)
+    inputs = InputConfig(a.paths_prefix, a.max_files, a.files_seed)
+    archives = expand_inputs(
+        a.inputs, inputs.paths_prefix, inputs.max_files, inputs.files_seed, defer_remote=True
+    )
     return InterleavedConfig(
         archives=tuple(archives),
         output=a.output,
         resume=a.resume,
         archive_splits=a.archive_splits,
+        inputs=inputs,
         **parsed.sections,
     )
 
@@ -191,11 +198,14 @@ def prepare_output(config: InterleavedConfig) -> None:
 
 def per_file_description(config: InterleavedConfig) -> dict:
     """What determines the per-file checkpoints: a resumed run must match it exactly."""
-    return {
+    desc = {
         "pipeline": "interleaved",
         "archives": list(config.archives),
         "config": as_jsonable({k: getattr(config, k) for k in PER_FILE_SECTIONS}),
     }
+    if any(matched_by_pipeline(p) for p in config.archives):  # the sample is taken in the job
+        desc["inputs"] = as_jsonable(config.inputs)
+    return desc
 
 
 def build(pipeline: beam.Pipeline, config: InterleavedConfig) -> dict[str, beam.PCollection]:
@@ -204,8 +214,12 @@ def build(pipeline: beam.Pipeline, config: InterleavedConfig) -> dict[str, beam.
     started_at = time.time()
     # Resumable runs: archives completed by an earlier attempt are not read again (see
     # CheckpointPerFile below and kosmos_data/checkpoint.py).
-    todo, resumed = split_done(config.archives, done_keys(out) if config.resume else ())
-    if resumed:
+    done = done_keys(out) if config.resume else set()
+    todo, resumed = split_done(config.archives, done)
+    resumed_keys = [file_key(p) for p in resumed]
+    if any(matched_by_pipeline(p) for p in todo):  # archives known only when matched
+        resumed_keys = sorted(done)  # the checkpoint fingerprint guarantees the same inputs
+    if resumed_keys:
         log.info("resume: %d archive(s) done earlier, %d to process", len(resumed), len(todo))
     steps = (
         PrefilterStep(config.prefilter),
@@ -221,7 +235,7 @@ def build(pipeline: beam.Pipeline, config: InterleavedConfig) -> dict[str, beam.
         progress=ReadProgress(len(todo), started_at),
     )
     per_file = pipeline | "ReadAndProcessArchives" >> ReadAndProcessArchives(
-        todo, fn, splits=config.archive_splits or 1
+        todo, fn, splits=config.archive_splits or 1, inputs=config.inputs, skip_keys=done
     )
     # Checkpoint per archive; from here on docs/dropped/dead/per-file stats cover every
     # archive of the run, including those completed by an earlier attempt.
@@ -230,9 +244,7 @@ def build(pipeline: beam.Pipeline, config: InterleavedConfig) -> dict[str, beam.
         "dropped": per_file[DROPPED_TAG],
         "dead_letter": per_file[DEAD_TAG],
         "file_stats": per_file[FILE_STATS_TAG],
-    } | "CheckpointPerFile" >> CheckpointPerFile(
-        out, len(todo), [file_key(p) for p in resumed], started_at
-    )
+    } | "CheckpointPerFile" >> CheckpointPerFile(out, len(todo), resumed_keys, started_at)
     docs = ckpt["docs"]
     dropped = ckpt["dropped"]
     dead = ckpt["dead_letter"]

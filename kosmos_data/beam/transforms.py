@@ -19,7 +19,9 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
 
+from kosmos_data.beam.inputs import ListArchives
 from kosmos_data.funnel import DEAD_LETTER, DROPPED, FILES, KEPT, RECORDS_IN
+from kosmos_data.inputs import InputConfig
 from kosmos_data.outputs import rows_to_parquet_bytes, shard_name, stable_shard
 from kosmos_data.records import DeadLetter, Document, Dropped, Provenance, RawPage
 from kosmos_data.stages import Outcome, run_steps
@@ -234,19 +236,31 @@ class ReadAndProcessArchives(beam.PTransform):
     of work, and runners would otherwise keep the whole list on the worker that created it.
     """
 
-    def __init__(self, paths: Iterable[str], fn: ProcessArchiveFn, splits: int = 1) -> None:
+    def __init__(
+        self,
+        paths: Iterable[str],
+        fn: ProcessArchiveFn,
+        splits: int = 1,
+        inputs: InputConfig | None = None,
+        skip_keys: Iterable[str] = (),
+    ) -> None:
         super().__init__()
         if splits < 1:
             raise ValueError(f"ReadAndProcessArchives.splits must be >= 1, got {splits}")
         self.paths = sorted(paths)
         self.fn = fn
         self.splits = splits
+        # Remote globs / path lists among ``paths`` are matched by ListArchives, which leaves
+        # out the archives of ``skip_keys`` (completed before a --resume).
+        self.inputs = inputs
+        self.skip_keys = tuple(skip_keys)
 
     def expand(self, pbegin):
         k = self.splits
         return (
             pbegin
-            | "ListArchives" >> beam.Create([(p, s, k) for p in self.paths for s in range(k)])
+            | "ListArchives" >> ListArchives(self.paths, self.inputs, self.skip_keys)
+            | "SplitArchives" >> beam.FlatMap(lambda p: [(p, s, k) for s in range(k)])
             | "SpreadArchives" >> beam.Reshuffle()
             | "ProcessArchive"
             >> beam.ParDo(self.fn).with_outputs(DROPPED_TAG, DEAD_TAG, FILE_STATS_TAG, main="docs")

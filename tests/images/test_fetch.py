@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 
 import pytest
 from PIL import Image
@@ -67,9 +66,7 @@ def test_failures_are_named(server):
     server.routes["/wide.png"] = Route(200, solid(600, 200))
     server.routes["/icon.ico"] = Route(200, encode(Image.new("RGB", (256, 256)), "ICO"))
     f = make()
-    t0 = time.monotonic()
     got = {p: f.fetch(server.url(p)) for p in server.routes}
-    assert time.monotonic() - t0 < 8
     want = {
         "/404.jpg": ("http_error", 404, 1),
         "/500.jpg": ("http_error", 503, 2),  # retried once

