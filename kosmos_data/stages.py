@@ -77,7 +77,7 @@ class ExtractStep:
         except DecodeError as e:
             return DeadLetter("decode", e.reason, page.provenance, str(e), page.payload[:512])
         try:
-            return self._extractor.extract(html)
+            return _read_flags(self._extractor.extract(html), page)
         except ExtractionTimeout as e:
             return DeadLetter("extract", "extraction_timeout", page.provenance, str(e))
         except ExtractionError as e:
@@ -90,6 +90,16 @@ class ExtractStep:
     def counters(doc: Document) -> dict[Counter, int]:
         drops = doc.meta.get("image_drops", {}) or {}
         return {(IMAGE_DROPPED, "extract", str(r)): int(n) for r, n in drops.items() if n}
+
+
+def _read_flags(doc: Document, page: RawPage) -> Document:
+    """Keep the reader's judgement calls visible on the document: ``meta["truncated"]`` (the
+    payload was cut at the read cap or by WARC-Truncated) and ``meta["read_notes"]``."""
+    if page.truncated:
+        doc.meta["truncated"] = True
+    if page.notes:
+        doc.meta["read_notes"] = list(page.notes)
+    return doc
 
 
 class LanguageStep:

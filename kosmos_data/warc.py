@@ -76,9 +76,20 @@ from typing import BinaryIO
 
 from kosmos_data.records import DeadLetter, Provenance, RawPage
 
-__all__ = ["READ_STAGE", "ReadConfig", "iter_records"]
+__all__ = [
+    "READ_STAGE",
+    "STALE_CHUNKED",
+    "STALE_CONTENT_ENCODING",
+    "ReadConfig",
+    "iter_records",
+    "read_config_for",
+]
 
 READ_STAGE = "read"
+#: ``RawPage.notes``: the body was labelled chunked but was not (passed through raw).
+STALE_CHUNKED = "stale_chunked_header"
+#: ``RawPage.notes``: the body did not decode under its Content-Encoding but is text (raw).
+STALE_CONTENT_ENCODING = "stale_content_encoding"
 _GZIP_MAGIC = b"\x1f\x8b"
 _READ_SIZE = 1 << 16
 _SAMPLE_BYTES = 256
@@ -112,6 +123,18 @@ class ReadConfig:
         object.__setattr__(
             self, "read_payload_types", tuple(t.lower() for t in self.read_payload_types)
         )
+
+
+def read_config_for(read: ReadConfig, prefilter_max_bytes: int) -> ReadConfig:
+    """``read`` with its cut above the pre-filter's size limit.
+
+    A page cut by the reader at ``max_payload_bytes`` is exactly that long; were the cut at
+    or below the pre-filter's ``max_payload_bytes`` (``--max-payload-bytes``), the cut page
+    would pass the size check truncated. One byte more and every page the reader cuts is
+    dropped as ``payload_too_large`` instead (and raising the flag raises the cut).
+    """
+    want = prefilter_max_bytes + 1
+    return read if read.max_payload_bytes >= want else replace(read, max_payload_bytes=want)
 
 
 class _CorruptStream(Exception):
@@ -297,6 +320,10 @@ def _looks_textual(data: bytes) -> bool:
     return control * 20 < len(head)
 
 
+class _StaleChunked(Exception):
+    """A body labelled ``Transfer-Encoding: chunked`` that does not start with a chunk."""
+
+
 class _BodyError(Exception):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
@@ -307,9 +334,9 @@ def _dechunk(body: bytes, cap: int) -> tuple[bytes, bool]:
     """Undo ``Transfer-Encoding: chunked`` (RFC 9112 §7.1); returns (body, cut_short)."""
     m = _CHUNK_SIZE_RE.match(body)
     if m is None:
-        if not body.strip() or body.lstrip()[:1] == b"<":
-            return body, False  # markup: stored de-chunked with a stale header
-        raise _BodyError("bad_chunked_body", "body declared chunked starts with no chunk size")
+        # Not chunked at all (a BOM, markup, text...): stored de-chunked with a stale header.
+        # warcio passes such bodies through raw too; the caller flags the page.
+        raise _StaleChunked()
     parts: list[bytes] = []
     size_total = 0
     pos = 0
@@ -356,18 +383,26 @@ def _decompress(data: bytes, coding: str, cap: int) -> tuple[bytes, bool]:
     if coding == "zstd":
         import zstandard  # an apache-beam dependency
 
-        out = zstandard.ZstdDecompressor().decompressobj().decompress(data)
+        # stream_reader bounds the output (decompressobj().decompress has no limit: a 4.5 KB
+        # frame can expand to GiBs before the cap is applied).
+        reader = zstandard.ZstdDecompressor().stream_reader(data, read_across_frames=True)
+        out = _read_capped(reader, cap + 1)
         return out[:cap], len(out) > cap
     raise ValueError(f"unsupported content coding {coding!r}")
 
 
 def _decode_body(
-    body: bytes, transfer: str | None, content: str | None, cap: int
+    body: bytes, transfer: str | None, content: str | None, cap: int, notes: list[str]
 ) -> tuple[bytes, bool]:
-    """Apply Transfer-Encoding then Content-Encoding decoding; returns (body, cut_short)."""
+    """Apply Transfer-Encoding then Content-Encoding decoding; returns (body, cut_short).
+
+    What was done leniently is appended to ``notes`` (``RawPage.notes``)."""
     cut = False
     if transfer and "chunked" in transfer.lower():
-        body, cut = _dechunk(body, cap)
+        try:
+            body, cut = _dechunk(body, cap)
+        except _StaleChunked:
+            notes.append(STALE_CHUNKED)
     if content:
         for coding in reversed([c.strip().lower() for c in content.split(",")]):
             if coding in ("", "identity", "none"):
@@ -377,6 +412,7 @@ def _decode_body(
                 cut = cut or capped
             except Exception as e:
                 if _looks_textual(body):
+                    notes.append(STALE_CONTENT_ENCODING)
                     return body, cut  # stored decoded, stale Content-Encoding header
                 raise _BodyError(
                     "bad_content_encoding", f"Content-Encoding {coding!r}: {e!r}"
@@ -399,6 +435,505 @@ def _is_panic(e: BaseException) -> bool:
     return type(e).__name__ == "PanicException"
 
 
+# --------------------------------------------------------------------------- WARC framing
+#
+# WARC records are framed here, in Python, rather than by fastwarc: fastwarc reads the
+# decompressed bytes as one stream, so a record whose Content-Length runs past its gzip
+# member swallows the records after it, and its parser loses records of LF-only archives.
+# warcio (the IIPC reference reader) reads per-record gzip one member at a time; this reader
+# does the same and in addition checks every record's framing (WARC 1.1 §4: the block is
+# followed by CRLF CRLF), so a wrong length costs one record, never the rest of the file.
+
+_MARKER_RE = re.compile(rb"(?:^|\n)(WARC/1\.[01]\r?\n)")
+_MAX_HEADER_BYTES = 1 << 16
+# What may follow a block: the CRLF CRLF of WARC 1.1 §4 (or LF LF, or a writer's lone line
+# end) before the next record.
+_RECORD_ENDS = (b"\r\n\r\n", b"\n\n", b"\r\n\n", b"\n\r\n", b"WARC/", b"\r\nWARC/", b"\nWARC/")
+_HTTP_HEADER_ALLOWANCE = 1 << 16
+
+
+class _PlainSegments:
+    """An uncompressed stream as one segment (the interface of :class:`_GzipSegments`)."""
+
+    gzip = False
+
+    def __init__(self, stream: BinaryIO, head: bytes) -> None:
+        self._stream = stream
+        self._head = head
+        self._started = False
+        self.upos = 0
+        self.seg_ustart = 0
+        self.seg_cstart = 0
+        self.error: _CorruptStream | None = None
+        self.pending: list[tuple[int, str]] = []
+        self.produced = False
+
+    def next_segment(self) -> bool:
+        if self._started:
+            return False
+        self._started = True
+        return True
+
+    def read(self, n: int) -> bytes:
+        if self._head:
+            out, self._head = self._head[:n], self._head[n:]
+        else:
+            out = _read_some(self._stream, n)
+        self.upos += len(out)
+        self.produced = self.produced or bool(out)
+        return out
+
+
+class _GzipSegments:
+    """A multi-member gzip stream, one segment per member (as warcio reads it).
+
+    ``read`` returns bytes of the current member only (``b""`` at its end); ``next_segment``
+    moves to the next member. Bytes between members that are not a gzip member are skipped
+    up to the next gzip magic and reported in ``pending`` (offset, message); a member that
+    fails to decompress sets ``error`` and reading resumes at the next member after it.
+    """
+
+    gzip = True
+
+    def __init__(self, stream: BinaryIO, head: bytes) -> None:
+        self._stream = stream
+        self._in = head
+        self._cpos = 0
+        self._eof = False
+        self._d: zlib._Decompress | None = None
+        self._quiet_seek = False
+        self.upos = 0
+        self.seg_ustart = 0
+        self.seg_cstart = 0
+        self.error: _CorruptStream | None = None
+        self.pending: list[tuple[int, str]] = []
+        self.produced = False
+
+    def _fill(self) -> bool:
+        if self._eof:
+            return False
+        chunk = _read_some(self._stream, _READ_SIZE)
+        if not chunk:
+            self._eof = True
+            return False
+        self._in = self._in + chunk if self._in else chunk
+        return True
+
+    def _seek_magic(self) -> bool:
+        """Drop bytes up to the next ``1f 8b 08``; False when the input ends first."""
+        while True:
+            i = self._in.find(b"\x1f\x8b\x08")
+            if i >= 0:
+                self._cpos += i
+                self._in = self._in[i:]
+                return True
+            keep = min(len(self._in), 2)
+            self._cpos += len(self._in) - keep
+            self._in = self._in[len(self._in) - keep :]
+            if not self._fill():
+                self._cpos += len(self._in)
+                self._in = b""
+                return False
+
+    def next_segment(self) -> bool:
+        self._d = None
+        self.error = None
+        while len(self._in) < 3 and self._fill():
+            pass
+        if not self._in:
+            return False
+        if not self._in.startswith(b"\x1f\x8b\x08"):
+            start = self._cpos
+            found = self._seek_magic()
+            if not self._quiet_seek:
+                self.pending.append(
+                    (start, f"{self._cpos - start} bytes at offset {start} are not a gzip member")
+                )
+            self._quiet_seek = False
+            if not found:
+                return False
+        self._quiet_seek = False
+        self._d = zlib.decompressobj(31)
+        self.seg_cstart = self._cpos
+        self.seg_ustart = self.upos
+        return True
+
+    def read(self, n: int) -> bytes:
+        d = self._d
+        if d is None:
+            return b""
+        parts: list[bytes] = []
+        have = 0
+        while have < n:
+            if not self._in and not self._fill():
+                self.error = _CorruptStream(
+                    f"gzip member at compressed offset {self.seg_cstart} is truncated",
+                    self.seg_cstart,
+                )
+                self._d = None
+                break
+            data = self._in
+            try:
+                out = d.decompress(data, n - have)
+            except zlib.error as e:
+                self.error = _CorruptStream(
+                    f"gzip member at compressed offset {self.seg_cstart}: {e}", self.seg_cstart
+                )
+                self._d = None
+                if self._cpos == self.seg_cstart:  # never find this member's magic again
+                    self._in, self._cpos = self._in[1:], self._cpos + 1
+                self._quiet_seek = True
+                break
+            done = d.eof
+            rest = d.unused_data if done else d.unconsumed_tail
+            self._cpos += len(data) - len(rest)
+            self._in = rest
+            if out:
+                parts.append(out)
+                have += len(out)
+            if done:
+                self._d = None
+                break
+        result = b"".join(parts)
+        self.upos += len(result)
+        self.produced = self.produced or bool(result)
+        return result
+
+
+class _Buffer:
+    """Lines and blocks of the current segment, with push-back for resynchronisation."""
+
+    def __init__(self, seg: _PlainSegments | _GzipSegments) -> None:
+        self.seg = seg
+        self.buf = b""
+        self.pos = 0
+        self.base = 0  # uncompressed offset of buf[0]
+        self.ended = False  # the segment has no more bytes
+
+    def reset(self) -> None:
+        self.buf, self.pos, self.base, self.ended = b"", 0, self.seg.upos, False
+
+    def upos(self) -> int:
+        return self.base + self.pos
+
+    def _more(self, want: int = _READ_SIZE) -> bool:
+        if self.ended:
+            return False
+        chunk = self.seg.read(max(want, _READ_SIZE))
+        if not chunk:
+            self.ended = True
+            return False
+        if self.pos:
+            self.base += self.pos
+            self.buf = self.buf[self.pos :] + chunk
+            self.pos = 0
+        else:
+            self.buf += chunk
+        return True
+
+    def avail(self) -> int:
+        return len(self.buf) - self.pos
+
+    def peek(self, n: int) -> bytes:
+        while self.avail() < n and self._more(n - self.avail()):
+            pass
+        return self.buf[self.pos : self.pos + n]
+
+    def readline(self, limit: int) -> bytes:
+        """One line with its ``\\n`` (without it at the segment end), at most ``limit`` bytes."""
+        while True:
+            i = self.buf.find(b"\n", self.pos, self.pos + limit)
+            if i >= 0:
+                line = self.buf[self.pos : i + 1]
+                self.pos = i + 1
+                return line
+            if self.avail() >= limit or not self._more():
+                line = self.buf[self.pos : self.pos + limit]
+                self.pos += len(line)
+                return line
+
+    def read(self, n: int) -> bytes:
+        if self.avail() >= n:
+            out = self.buf[self.pos : self.pos + n]
+            self.pos += n
+            return out
+        parts = [self.buf[self.pos :]]
+        have = len(parts[0])
+        self.base += len(self.buf)
+        self.buf, self.pos = b"", 0
+        while have < n and not self.ended:
+            chunk = self.seg.read(min(n - have, 1 << 20))
+            if not chunk:
+                self.ended = True
+                break
+            parts.append(chunk)
+            have += len(chunk)
+            self.base += len(chunk)
+        return b"".join(parts)
+
+    def skip(self, n: int) -> int:
+        done = 0
+        while done < n:
+            got = len(self.read(min(n - done, 1 << 20)))
+            if not got:
+                break
+            done += got
+        return done
+
+    def unread(self, data: bytes) -> None:
+        """Put back ``data``, the bytes read just before the current position."""
+        self.base = self.base + self.pos - len(data)
+        self.buf = data + self.buf[self.pos :]
+        self.pos = 0
+
+    def skip_blank(self) -> bool:
+        """Skip CR/LF/space between records; False at the segment end."""
+        while True:
+            if not self.avail() and not self._more():
+                return False
+            b = self.buf[self.pos]
+            if b in (10, 13, 32, 9):
+                self.pos += 1
+                continue
+            return True
+
+    def seek_marker(self) -> int:
+        """Advance to the next ``WARC/1.x`` line start in this segment (or its end)."""
+        start = self.upos()
+        while True:
+            m = _MARKER_RE.search(self.buf, max(self.pos - 1, 0))
+            while m is not None and m.start(1) < self.pos:
+                m = _MARKER_RE.search(self.buf, m.start(1))
+            if m is not None:
+                self.pos = m.start(1)
+                return self.upos() - start
+            self.pos = max(self.pos, len(self.buf) - 12)
+            if not self._more():
+                self.pos = len(self.buf)
+                return self.upos() - start
+
+
+def _parse_header_lines(lines: list[bytes]) -> dict[str, str]:
+    """``Name: value`` lines (lower-cased names, first one wins; folded lines joined)."""
+    fields: dict[str, str] = {}
+    last = None
+    for raw in lines:
+        if raw[:1] in (b" ", b"\t") and last is not None:
+            fields[last] += " " + _text(raw).strip()
+            continue
+        name, sep, value = raw.partition(b":")
+        if not sep:
+            continue
+        key = _text(name).strip().lower()
+        if key and key not in fields:
+            fields[key] = _text(value).strip()
+            last = key
+    return fields
+
+
+def _text(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def _split_http(block: bytes) -> tuple[bytes, dict[str, str], int] | None:
+    """(status line, headers, body start) of an HTTP message; ``None`` without a status.
+
+    Lenient like browsers and warcio: lines may end in CRLF, LF or CR CR LF; a block that
+    ends inside the headers is all headers.
+    """
+    lines: list[bytes] = []
+    pos = 0
+    n = len(block)
+    limit = min(n, _HTTP_HEADER_ALLOWANCE)
+    end = n
+    while pos < limit:
+        i = block.find(b"\n", pos, limit)
+        if i < 0:
+            lines.append(block[pos:limit].rstrip(b"\r"))
+            end = limit if limit == n else -1
+            break
+        line = block[pos:i].rstrip(b"\r")
+        pos = i + 1
+        if not line:
+            end = pos
+            break
+        lines.append(line)
+    if end < 0 or not lines:
+        return None
+    if not _STATUS_RE.match(lines[0]):
+        return None
+    return lines[0], _parse_header_lines(lines[1:]), end
+
+
+def _record_item(
+    fields: dict[str, str],
+    block: bytes,
+    complete: bool,
+    prov: Provenance,
+    config: ReadConfig,
+) -> RawPage | DeadLetter:
+    """A framed record (header fields, the kept part of its block) -> page or dead letter."""
+    rtype = (fields.get("warc-type") or "").strip().lower() or "unknown"
+    truncated = "warc-truncated" in fields
+    if rtype not in config.read_payload_types:
+        return RawPage(prov, rtype, None, None, None, b"", truncated)
+    cap = config.max_payload_bytes
+    status: int | None = None
+    transfer = content = None
+    ctype = fields.get("content-type") or ""
+    if ctype.lower().startswith("application/http"):
+        parsed = _split_http(block)
+        if parsed is None:
+            return _dead("bad_http_headers", prov, "no HTTP status line", block)
+        status_line, hh, start = parsed
+        m = _STATUS_RE.match(status_line)
+        status = int(m.group(1)) if m else None
+        mime, charset = parse_content_type(hh.get("content-type"))
+        transfer = hh.get("transfer-encoding")
+        content = hh.get("content-encoding")
+        body = block[start:]
+    else:
+        mime, charset = parse_content_type(ctype)
+        body = block
+    if len(body) > cap:
+        body, truncated = body[:cap], True
+    truncated = truncated or not complete
+    return _finish(prov, rtype, status, mime, charset, body, transfer, content, truncated, cap)
+
+
+def _iter_warc_framed(
+    segs: _PlainSegments | _GzipSegments, warc_file: str, config: ReadConfig
+) -> Iterator[RawPage | DeadLetter]:
+    """Every record of a WARC, one item each; damage costs the damaged record only."""
+    buf = _Buffer(segs)
+    keep_max = config.max_payload_bytes + _HTTP_HEADER_ALLOWANCE
+    seen_ids: set[str] = set()
+
+    def offset_of(upos: int) -> int:
+        return segs.seg_cstart if segs.gzip and upos == segs.seg_ustart else upos
+
+    def drain() -> Iterator[DeadLetter]:
+        for off, msg in segs.pending:
+            yield _dead("corrupt_archive", _file_prov(warc_file, off), msg)
+        segs.pending.clear()
+
+    while segs.next_segment():
+        yield from drain()
+        buf.reset()
+        reported = False
+        while buf.skip_blank():
+            start = buf.upos()
+            if buf.peek(5) != b"WARC/":
+                skipped = buf.seek_marker()
+                yield _dead(
+                    "corrupt_archive",
+                    _file_prov(warc_file, offset_of(start)),
+                    f"{skipped} bytes that are not a WARC record at offset {start}",
+                    b"",
+                )
+                continue
+            lines: list[bytes] = []
+            size = 0
+            closed = False
+            while size < _MAX_HEADER_BYTES:
+                line = buf.readline(_MAX_HEADER_BYTES)
+                if not line:
+                    break
+                size += len(line)
+                stripped = line.rstrip(b"\r\n")
+                if not stripped and line.endswith(b"\n"):
+                    closed = True
+                    break
+                lines.append(stripped.rstrip(b"\r"))
+            offset = offset_of(start)
+            fields = _parse_header_lines(lines[1:])
+            rid = fields.get("warc-record-id") or f"<urn:warc:{warc_file}:{offset}>"
+            prov = Provenance(
+                warc_file=warc_file,
+                record_id=rid,
+                offset=offset,
+                url=(fields.get("warc-target-uri") or "").strip("<> "),
+                fetch_date=fields.get("warc-date") or "",
+            )
+            if not closed:
+                if segs.error is not None or buf.ended:
+                    msg = str(segs.error) if segs.error else "record header cut short"
+                    yield _dead("corrupt_archive", prov, msg)
+                    reported = True
+                    break
+                yield _dead("bad_record_header", prov, "WARC header block over 64 KiB")
+                buf.seek_marker()
+                continue
+            length_text = (fields.get("content-length") or "").strip()
+            if not length_text.isdigit():
+                yield _dead(
+                    "bad_record_header", prov, f"Content-Length {length_text!r} is not a length"
+                )
+                buf.seek_marker()
+                continue
+            length = int(length_text)
+            block = buf.read(min(length, keep_max))
+            got = len(block)
+            if got == min(length, keep_max) and length > keep_max:
+                got += buf.skip(length - keep_max)
+            if got < length:
+                if segs.error is not None:
+                    yield _dead("corrupt_archive", prov, str(segs.error))
+                    reported = True
+                    break
+                m = _MARKER_RE.search(block)
+                if m is not None:
+                    yield _dead(
+                        "bad_record_length",
+                        prov,
+                        f"Content-Length {length} runs into the next record",
+                    )
+                    buf.unread(block[m.start(1) :])
+                    continue
+                if segs.gzip:
+                    yield _dead(
+                        "bad_record_length",
+                        prov,
+                        f"Content-Length {length} but its gzip member ends after {got} bytes",
+                    )
+                else:
+                    yield _dead(
+                        "corrupt_archive", prov, "record block cut short by the end of the file"
+                    )
+                break
+            after = buf.peek(8)
+            framed = not after.strip() or after.startswith(_RECORD_ENDS)
+            if not framed:
+                m = _MARKER_RE.search(block)
+                yield _dead(
+                    "bad_record_length",
+                    prov,
+                    f"Content-Length {length} does not end at a record boundary",
+                )
+                if m is not None:
+                    buf.unread(block[m.start(1) :])
+                else:
+                    buf.seek_marker()
+                continue
+            rtype = (fields.get("warc-type") or "").strip().lower()
+            if rtype in config.read_payload_types:
+                if rid in seen_ids:
+                    # Two records with one WARC-Record-ID (seen in real archives): documents
+                    # are keyed by it, so the later one is told apart by its offset.
+                    prov = replace(prov, record_id=f"{rid}@{offset}")
+                else:
+                    seen_ids.add(rid)
+            yield _record_item(fields, block, length <= keep_max, prov, config)
+        if segs.error is not None and not reported:
+            yield _dead(
+                "corrupt_archive", _file_prov(warc_file, segs.error.offset), str(segs.error)
+            )
+    yield from drain()
+
+
 # --------------------------------------------------------------------------- entry point
 
 
@@ -419,24 +954,29 @@ def iter_records(
     if not head:
         yield _dead("empty_archive", _file_prov(warc_file, 0), "the stream holds no bytes")
         return
-    gz: _GzipMembers | None = None
-    try:
-        if head == _GZIP_MAGIC:
-            gz = _GzipMembers(stream, head)
-            first = _read_upto(gz, 16)
-        else:
-            first = head + _read_upto(stream, 14)
-    except _CorruptStream as e:
-        yield _dead("not_an_archive", _file_prov(warc_file, 0), str(e), head)
-        return
-    except Exception as e:
-        yield _dead("not_an_archive", _file_prov(warc_file, 0), f"unreadable stream: {e!r}")
-        return
-    src = _Prefixed(first, gz if gz is not None else stream)
-    offset_of = gz.member_offset if gz is not None else _identity
+    if head == _GZIP_MAGIC:
+        raw, first, complete = _sniff_gzip(stream, head)
+        if not first:
+            if complete:
+                yield _dead("empty_archive", _file_prov(warc_file, 0), "gzip of zero bytes")
+            else:
+                msg = "the first gzip member is corrupt or truncated"
+                yield _dead("not_an_archive", _file_prov(warc_file, 0), msg, head)
+            return
+    else:
+        try:
+            raw = head + _read_upto(stream, 14)
+        except Exception as e:
+            yield _dead("not_an_archive", _file_prov(warc_file, 0), f"unreadable stream: {e!r}")
+            return
+        first = raw
     if first.startswith(b"WARC/"):
-        yield from _drive(_iter_warc(src, offset_of, warc_file, config), gz, warc_file)
+        segs = _GzipSegments(stream, raw) if head == _GZIP_MAGIC else _PlainSegments(stream, raw)
+        yield from _guarded(_iter_warc_framed(segs, warc_file, config), warc_file)
     elif first.lower().startswith(b"filedesc://"):
+        gz = _GzipMembers(stream, raw) if head == _GZIP_MAGIC else None
+        src = _Prefixed(b"" if gz is not None else raw, gz if gz is not None else stream)
+        offset_of = gz.member_offset if gz is not None else _identity
         yield from _drive(_iter_arc(src, offset_of, warc_file, config), gz, warc_file)
     else:
         yield _dead(
@@ -445,6 +985,59 @@ def iter_records(
             "first bytes are neither WARC/ nor an ARC filedesc:// header",
             first,
         )
+
+
+def _sniff_gzip(stream: BinaryIO, head: bytes) -> tuple[bytes, bytes, bool]:
+    """(compressed bytes read, first <= 16 decompressed bytes, ended cleanly between members).
+
+    Reads only as much as needed to see the first bytes of content (across empty members);
+    the compressed bytes are handed to the real reader, so nothing is read twice.
+    """
+    raw = buffer = head
+    out = b""
+    d: zlib._Decompress | None = None
+    while len(out) < 16:
+        if len(buffer) < (2 if d is None else 1):
+            more = _read_some(stream, _READ_SIZE)
+            if not more:
+                return raw, out, d is None and not buffer
+            raw += more
+            buffer += more
+            continue
+        if d is None:
+            if buffer[:2] != _GZIP_MAGIC:
+                return raw, out, False
+            d = zlib.decompressobj(31)
+        try:
+            out += d.decompress(buffer, 16 - len(out))
+        except zlib.error:
+            return raw, out, False
+        if d.eof:
+            buffer, d = d.unused_data, None
+        else:
+            buffer = d.unconsumed_tail
+    return raw, out, True
+
+
+def _guarded(
+    items: Iterator[RawPage | DeadLetter], warc_file: str
+) -> Iterator[RawPage | DeadLetter]:
+    """Turn an unexpected failure of the framing code into one dead letter, never a raise."""
+    last_offset = 0
+    while True:
+        try:
+            item = next(items)
+        except StopIteration:
+            return
+        except BaseException as e:
+            if not _failure(e):
+                raise
+            yield _dead(
+                "corrupt_archive", _file_prov(warc_file, last_offset), f"{type(e).__name__}: {e}"
+            )
+            return
+        last_offset = item.provenance.offset
+        yield item
 
 
 def _identity(x: int) -> int:
@@ -613,14 +1206,15 @@ def _finish(
     truncated: bool,
     cap: int,
 ) -> RawPage | DeadLetter:
+    notes: list[str] = []
     if transfer or content:
         try:
-            decoded, cut = _decode_body(body, transfer, content, cap)
+            decoded, cut = _decode_body(body, transfer, content, cap, notes)
         except _BodyError as e:
             return _dead(e.reason, prov, str(e), body)
         body = decoded
         truncated = truncated or cut
-    return RawPage(prov, rtype, status, mime, charset, body, truncated)
+    return RawPage(prov, rtype, status, mime, charset, body, truncated, tuple(notes))
 
 
 def _iter_arc(

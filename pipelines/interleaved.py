@@ -67,7 +67,7 @@ from kosmos_data.prefilter import PrefilterConfig
 from kosmos_data.sampling import SamplingConfig
 from kosmos_data.shards import ShardConfig, interleaved_sample
 from kosmos_data.stages import ExtractStep, LanguageStep, PrefilterStep, QualityStep, SamplingStep
-from kosmos_data.warc import ReadConfig
+from kosmos_data.warc import ReadConfig, read_config_for
 from pipelines.common import (
     WriteRunOutputs,
     add_output_args,
@@ -187,6 +187,7 @@ def config_from_options(opts: InterleavedOptions) -> InterleavedConfig:
         **output_sections(opts),
     }
     built = build_sections(file_cfg, sections)
+    built["read"] = read_config_for(built["read"], built["prefilter"].max_payload_bytes)
     archives = expand_inputs(opts.inputs, opts.paths_prefix, opts.max_files, opts.files_seed)
     return InterleavedConfig(
         archives=tuple(archives),
