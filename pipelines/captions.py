@@ -96,8 +96,6 @@ class CaptionsConfig:
             raise ValueError("CaptionsConfig.inputs: no input tables")
         if not self.output:
             raise ValueError("CaptionsConfig.output: an output directory is required")
-        if not self.images.fetch:
-            raise ValueError("CaptionsConfig.images.fetch: caption shards need their images")
         check_status_from(self.images, self.output)
 
 
@@ -119,7 +117,7 @@ class CaptionsOptions:
         parser.add_argument("--language-threshold", type=float, default=None)
         add_dedup_flags(parser)
         add_decontam_flags(parser)
-        add_image_flags(parser)
+        add_image_flags(parser, fetch_by_default=True)
         add_output_args(parser)
 
 
@@ -155,8 +153,8 @@ def config_from_options(opts: argparse.Namespace) -> CaptionsConfig:
         ),
         "dedup": (DedupConfig, dedup_flag_values(opts)),
         "decontam": (DecontamConfig, decontam_flag_values(opts)),
-        # Caption shards are images: fetching is on unless the config file says otherwise
-        # (then __post_init__ explains why that cannot work).
+        # Caption shards are images: fetching is on unless --no-fetch-images or the config
+        # file turn it off (then only docs/ is written).
         "images": (ImageConfig, {"fetch": True} | _given(image_flag_values(opts))),
         **output_sections(opts),
     }
@@ -186,11 +184,14 @@ def build(
     kept, dropped, dedup_stats, dedup_extra = add_dedup_stages(
         lang.kept, dropped, config.dedup, config.decontam, out
     )
-    images = kept | "FetchImages" >> FetchImages(
-        config.images, out, resolver=resolver, allowed_endpoints=allowed_endpoints
-    )
-    kept = images["kept"]
-    dropped = (dropped, images[DROPPED_TAG]) | "FlattenImageDropped" >> beam.Flatten()
+    image_stats = []
+    if config.images.fetch:  # --no-fetch-images: docs/ only (shards need the images)
+        images = kept | "FetchImages" >> FetchImages(
+            config.images, out, resolver=resolver, allowed_endpoints=allowed_endpoints
+        )
+        kept = images["kept"]
+        dropped = (dropped, images[DROPPED_TAG]) | "FlattenImageDropped" >> beam.Flatten()
+        image_stats = [images[STATS_TAG]]
     dead = (read[DEAD_TAG],) | "FlattenDeadLetters" >> beam.Flatten()
     _ = (kept, dropped, dead) | "WriteRunOutputs" >> WriteRunOutputs(out, config.outputs)
     run_config = as_jsonable(
@@ -198,14 +199,15 @@ def build(
         | {"images": config.images}
         | {"shards": config.shards}
     )
-    _ = (
-        kept
-        | "ToCaptionSample" >> beam.Map(caption_sample)
-        | "WriteShards"
-        >> WriteShards(FileSystems.join(out, "shards"), "captions", config.shards, run_config)
-    )
+    if config.images.fetch:
+        _ = (
+            kept
+            | "ToCaptionSample" >> beam.Map(caption_sample)
+            | "WriteShards"
+            >> WriteShards(FileSystems.join(out, "shards"), "captions", config.shards, run_config)
+        )
     stats = [read[STATS_TAG], caps[STATS_TAG], lang[STATS_TAG], *dedup_stats]
-    stats += [images[STATS_TAG], *count_outputs(kept, dropped, dead)]
+    stats += [*image_stats, *count_outputs(kept, dropped, dead)]
     extra = {
         "pipeline": "captions",
         "stage_order": list(CAPTION_STAGES),

@@ -11,14 +11,20 @@ import argparse
 from kosmos_data.images.config import RESIZE_MODES
 
 
-def add_image_flags(parser: argparse.ArgumentParser) -> None:
+def add_image_flags(parser: argparse.ArgumentParser, fetch_by_default: bool = False) -> None:
+    """The image flags; ``fetch_by_default`` is the job's own default of ``--fetch-images``
+    (the captions job fetches unless told not to), stated in ``--help``."""
     g = parser.add_argument_group("images")
+    default = (
+        "default: on for this job; --no-fetch-images writes docs/ without images or shards"
+        if fetch_by_default
+        else "default: off, the job makes no network requests unless asked"
+    )
     g.add_argument(
         "--fetch-images",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="fetch, filter, dedup and decontaminate the documents' images (default: off, "
-        "the job makes no network requests unless asked)",
+        help=f"fetch, filter, dedup and decontaminate the documents' images ({default})",
     )
     g.add_argument("--image-size", type=int, default=None, help="resize target (KOSMOS-1: 224)")
     g.add_argument("--resize-mode", choices=RESIZE_MODES, default=None)
