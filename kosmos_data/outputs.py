@@ -132,6 +132,9 @@ def document_to_row(doc: Document) -> dict[str, object]:
         "title": doc.meta.get("title"),
         "image_drops": doc.meta.get("image_drops", {}),
     }
+    for flag in ("truncated", "read_notes"):  # the reader's flags (kosmos_data.stages)
+        if doc.meta.get(flag):
+            general[flag] = doc.meta[flag]
     words = sum(len(t.split()) for t in texts if t)
     score = doc.meta.get("language_score")
     return {

@@ -44,6 +44,9 @@ class RawPage:
     http_charset: str | None
     payload: bytes
     truncated: bool = False  # WARC-Truncated present or payload cut at the size cap
+    #: What the reader did leniently (``kosmos_data.warc.STALE_CHUNKED``, ...): carried to
+    #: ``Document.meta["read_notes"]`` so a page read under a judgement call stays visible.
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)

@@ -88,11 +88,7 @@ def iter_rows(data: bytes, path: str, columns: tuple[str, ...] = ()) -> Iterator
             pf = pq.ParquetFile(io.BytesIO(data))
         except Exception as e:
             raise TableError(f"{path}: not a Parquet file: {e}") from e
-        index = 0
-        for batch in pf.iter_batches(batch_size=4096):
-            for fields in batch.to_pylist():
-                yield Row(path, index, fields)
-                index += 1
+        yield from _parquet_rows(pf, path)
         return
     text = data.decode("utf-8", errors="replace")
     if fmt == "jsonl":
@@ -109,18 +105,103 @@ def iter_rows(data: bytes, path: str, columns: tuple[str, ...] = ()) -> Iterator
                 continue
             yield Row(path, index, fields)
         return
-    delimiter = "\t" if fmt == "tsv" else ","
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    header = list(columns) if columns else next(reader, None)
-    if not header:
-        return
-    for index, values in enumerate(reader):
-        if len(values) != len(header):
-            yield _bad_row(
-                path, index, f"{len(values)} fields, header has {len(header)}", "\t".join(values)
-            )
+    yield from _delimited_rows(text, path, fmt, columns)
+
+
+def _parquet_rows(pf, path: str) -> Iterator[Row | DeadLetter]:
+    """Rows of a Parquet file, one row group at a time.
+
+    A row group that cannot be read (corrupt pages, bad compression) is dead-lettered
+    ``unreadable_row_group``, one dead letter per row the footer says it holds, so the
+    funnel still counts every row; the readable groups around it are read normally.
+    """
+    index = 0
+    for group in range(pf.metadata.num_row_groups):
+        n_rows = pf.metadata.row_group(group).num_rows
+        try:
+            rows = pf.read_row_group(group).to_pylist()
+        except Exception as e:
+            error = f"row group {group} of {path}: {type(e).__name__}: {e}"
+            for i in range(max(n_rows, 1)):
+                prov = Provenance(path, f"row:{index + i}", index + i, "", "")
+                yield DeadLetter("read", "unreadable_row_group", prov, error)
+            index += max(n_rows, 1)
             continue
-        yield Row(path, index, dict(zip(header, values, strict=True)))
+        for fields in rows:
+            yield Row(path, index, fields)
+            index += 1
+
+
+def _delimited_rows(
+    text: str, path: str, fmt: str, columns: tuple[str, ...]
+) -> Iterator[Row | DeadLetter]:
+    """Rows of a TSV/CSV text: every non-empty line is counted as a row or a ``bad_row``.
+
+    TSV has no quoting (IANA text/tab-separated-values: fields hold no tab or newline), so
+    a ``"`` is an ordinary character there; Python's csv quoting would let one stray quote
+    swallow every line up to the next quote. CSV is read with RFC 4180 quoting, but a
+    quoted field that spans lines is accepted only when the joined row has the header's
+    field count and its lines do not each parse as rows by themselves.
+    """
+    lines = [ln for ln in _LINE_RE.findall(text) if ln.strip("\r\n")]
+    tsv = fmt == "tsv"
+    if columns:
+        header = list(columns)
+    elif lines:
+        header = _split_line(lines[0], tsv)
+        lines = lines[1:]
+    else:
+        return
+    rows = ([_split_line(ln, True)] for ln in lines) if tsv else _csv_rows(lines, len(header))
+    index = 0
+    for group in rows:
+        for values in group:
+            if len(values) != len(header):
+                yield _bad_row(
+                    path,
+                    index,
+                    f"{len(values)} fields, header has {len(header)}",
+                    "\t".join(values),
+                )
+            else:
+                yield Row(path, index, dict(zip(header, values, strict=True)))
+            index += 1
+
+
+def _split_line(line: str, tsv: bool) -> list[str]:
+    """One physical line's fields: TSV split on tabs; CSV with quoting, or without when the
+    quoted reading does not give ``width`` fields (see ``_csv_rows``)."""
+    line = line.rstrip("\r\n")
+    if tsv:
+        return line.split("\t")
+    return next(csv.reader([line]), [])
+
+
+_LINE_RE = re.compile(r"[^\n]*\n|[^\n]+$")
+
+
+def _csv_rows(lines: list[str], width: int) -> Iterator[list[list[str]]]:
+    """CSV rows, one group per physical line, or one per accepted multi-line quoted row."""
+    i = 0
+    while i < len(lines):
+        reader = csv.reader(iter(lines[i:]))
+        values = next(reader, None) or []
+        used = max(reader.line_num, 1)
+        if used > 1:
+            singles = [_single_csv(ln, width) for ln in lines[i : i + used]]
+            if len(values) != width or all(len(v) == width for v in singles):
+                yield [singles[0]]  # a stray quote, not a multi-line field: this line alone
+                i += 1
+                continue
+        yield [values]
+        i += used
+
+
+def _single_csv(line: str, width: int) -> list[str]:
+    values = _split_line(line, False)
+    if len(values) == width:
+        return values
+    return next(csv.reader([line.rstrip("\r\n")], quoting=csv.QUOTE_NONE), [])
 
 
 def _bad_row(path: str, index: int, error: str, raw: str) -> DeadLetter:
@@ -136,6 +217,35 @@ def _field(fields: dict, name: str):
     for k, v in fields.items():
         if isinstance(k, str) and k.lower() == lowered:
             return v
+    return None
+
+
+def _as_text(value):
+    """Binary columns (Parquet ``binary``, e.g. LAION tables written without a string type)
+    hold UTF-8 text: decode them; other values are returned as they are."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", errors="replace")
+    return value
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be fetched as an image (``None``: it can), without raising.
+
+    ``urlsplit`` raises on a broken IPv6 literal (``http://[::1/x.jpg``) and on a bad port;
+    a URL needs a host, http(s), and only printable ASCII (a U+FFFD from undecodable bytes,
+    a control character or a raw non-ASCII byte cannot be sent as it is).
+    """
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as e:
+        return f"unparseable URL ({e})"
+    if parts.scheme.lower() not in ("http", "https"):
+        return "not an http(s) URL"
+    if not parts.hostname:
+        return "no host"
+    if not url.isascii() or not url.isprintable() or " " in url:
+        return "non-ASCII, control or space character in the URL"
     return None
 
 
@@ -180,17 +290,18 @@ class CaptionReadConfig:
 
 def caption_document(row: Row, config: CaptionReadConfig) -> Document | DeadLetter:
     """A caption row -> ``Document([image, caption])``, or a dead letter with its reason."""
-    url = _field(row.fields, config.url_column)
-    caption = _field(row.fields, config.caption_column)
+    url = _as_text(_field(row.fields, config.url_column))
+    caption = _as_text(_field(row.fields, config.caption_column))
     for name in config.caption_fallbacks:
         if caption is None:
-            caption = _field(row.fields, name)
+            caption = _as_text(_field(row.fields, name))
     prov = Provenance(row.path, f"row:{row.index}", row.index, str(url or ""), "")
     if not isinstance(url, str) or not url.strip():
         return DeadLetter("read", "missing_url", prov, f"no {config.url_column!r} value")
     url = url.strip()
-    if urlsplit(url).scheme.lower() not in ("http", "https"):
-        return DeadLetter("read", "bad_url", prov, f"not an http(s) URL: {url[:200]!r}")
+    problem = url_problem(url)
+    if problem:
+        return DeadLetter("read", "bad_url", prov, f"{problem}: {url[:200]!r}")
     if not isinstance(caption, str) or not caption.strip():
         return DeadLetter("read", "missing_caption", prov, f"no {config.caption_column!r} value")
     caption = " ".join(caption.split())
@@ -303,8 +414,8 @@ class TextReadConfig:
 
 def text_document(row: Row, config: TextReadConfig) -> Document | DeadLetter:
     """A text row -> ``Document([text])``, or a dead letter (``missing_text``)."""
-    text = _field(row.fields, config.text_field)
-    url = _field(row.fields, config.url_field)
+    text = _as_text(_field(row.fields, config.text_field))
+    url = _as_text(_field(row.fields, config.url_field))
     url = url if isinstance(url, str) else ""
     prov = Provenance(row.path, f"row:{row.index}", row.index, url, "")
     if not isinstance(text, str) or not text.strip():

@@ -127,7 +127,7 @@ class ExtractStep:
             dead = DeadLetter("decode", e.reason, page.provenance, str(e), page.payload[:512])
             return Outcome(dead=dead)
         try:
-            doc = self._extractor.extract(html)
+            doc = _read_flags(self._extractor.extract(html), page)
         except ExtractionTimeout as e:
             return Outcome(
                 dead=DeadLetter("extract", "extraction_timeout", page.provenance, str(e))
@@ -140,6 +140,16 @@ class ExtractStep:
         drops = doc.meta.get("image_drops", {}) or {}
         counters = {(IMAGE_DROPPED, "extract", str(r)): int(n) for r, n in drops.items() if n}
         return Outcome(counters=counters, record=doc)
+
+
+def _read_flags(doc: Document, page: RawPage) -> Document:
+    """Keep the reader's judgement calls visible on the document: ``meta["truncated"]`` (the
+    payload was cut at the read cap or by WARC-Truncated) and ``meta["read_notes"]``."""
+    if page.truncated:
+        doc.meta["truncated"] = True
+    if page.notes:
+        doc.meta["read_notes"] = list(page.notes)
+    return doc
 
 
 class LanguageStep:

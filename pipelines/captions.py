@@ -88,8 +88,6 @@ class CaptionsConfig:
             raise ValueError("CaptionsConfig.inputs: no input tables")
         if not self.output:
             raise ValueError("CaptionsConfig.output: an output directory is required")
-        if not self.images.fetch:
-            raise ValueError("CaptionsConfig.images.fetch: caption shards need their images")
         check_status_from(self.images, self.output)
 
 
@@ -119,7 +117,7 @@ SECTIONS = (
     dataclasses.replace(sections.LANGID, defaults={"threshold": CAPTION_LANGUAGE_THRESHOLD}),
     sections.DEDUP,
     sections.DECONTAM,
-    # Caption shards are images: fetching is on (``__post_init__`` explains why off fails).
+    # Caption shards are images: fetching is on (--no-fetch-images writes docs/ only).
     dataclasses.replace(sections.IMAGES, defaults={"fetch": True}),
     sections.SHARDS,
     sections.OUTPUTS,
@@ -160,22 +158,26 @@ def build(
     kept, dropped, dedup_stats, dedup_extra = add_dedup_stages(
         lang.kept, dropped, config.dedup, config.decontam, out
     )
-    images = kept | "FetchImages" >> FetchImages(
-        config.images, out, resolver=resolver, allowed_endpoints=allowed_endpoints
-    )
-    kept = images["kept"]
-    dropped = (dropped, images[DROPPED_TAG]) | "FlattenImageDropped" >> beam.Flatten()
+    image_stats = []
+    if config.images.fetch:  # --no-fetch-images: docs/ only (shards need the images)
+        images = kept | "FetchImages" >> FetchImages(
+            config.images, out, resolver=resolver, allowed_endpoints=allowed_endpoints
+        )
+        kept = images["kept"]
+        dropped = (dropped, images[DROPPED_TAG]) | "FlattenImageDropped" >> beam.Flatten()
+        image_stats = [images[STATS_TAG]]
     dead = (read[DEAD_TAG],) | "FlattenDeadLetters" >> beam.Flatten()
     _ = (kept, dropped, dead) | "WriteRunOutputs" >> WriteRunOutputs(out, config.outputs)
     run_config = as_jsonable({s.name: getattr(config, s.name) for s in SECTIONS})
-    _ = (
-        kept
-        | "ToCaptionSample" >> beam.Map(caption_sample)
-        | "WriteShards"
-        >> WriteShards(FileSystems.join(out, "shards"), "captions", config.shards, run_config)
-    )
+    if config.images.fetch:
+        _ = (
+            kept
+            | "ToCaptionSample" >> beam.Map(caption_sample)
+            | "WriteShards"
+            >> WriteShards(FileSystems.join(out, "shards"), "captions", config.shards, run_config)
+        )
     stats = [read[STATS_TAG], caps[STATS_TAG], lang[STATS_TAG], *dedup_stats]
-    stats += [images[STATS_TAG], *count_outputs(kept, dropped, dead)]
+    stats += [*image_stats, *count_outputs(kept, dropped, dead)]
     extra = {
         "pipeline": "captions",
         "stage_order": list(CAPTION_STAGES),

@@ -84,6 +84,8 @@ def prepare_run_dir(
         )
     if before_delete is not None:
         before_delete()
+    stale = [FileSystems.join(output, "funnel.json")]  # the earlier run's, about to be wrong
+    existing += [p for p in stale if FileSystems.exists(p)]
     if existing:
         FileSystems.delete(existing)
     for sub in subdirs:

@@ -60,7 +60,7 @@ from kosmos_data.prefilter import PrefilterConfig
 from kosmos_data.sampling import SamplingConfig
 from kosmos_data.shards import ShardConfig, interleaved_sample
 from kosmos_data.stages import ExtractStep, LanguageStep, PrefilterStep, QualityStep, SamplingStep
-from kosmos_data.warc import ReadConfig
+from kosmos_data.warc import ReadConfig, read_config_for
 from pipelines import sections
 from pipelines.common import (
     WriteRunOutputs,
@@ -172,13 +172,17 @@ def config_from_args(parsed: ParsedJob) -> InterleavedConfig:
     archives = expand_inputs(
         a.inputs, inputs.paths_prefix, inputs.max_files, inputs.files_seed, defer_remote=True
     )
+    built = dict(parsed.sections)
+    # The reader's cut sits above the pre-filter's size limit, so --max-payload-bytes raises
+    # both and a page over the limit is dropped with its reason, never kept truncated.
+    built["read"] = read_config_for(built["read"], built["prefilter"].max_payload_bytes)
     return InterleavedConfig(
         archives=tuple(archives),
         output=a.output,
         resume=a.resume,
         archive_splits=a.archive_splits,
         inputs=inputs,
-        **parsed.sections,
+        **built,
     )
 
 

@@ -63,6 +63,30 @@ def done_keys(run_dir: str) -> set[str]:
     return {marker_key(p) for p in _ls(FileSystems.join(run_dir, DONE_DIR), "*.json")}
 
 
+def verify_checkpoints(run_dir: str, markers: list[str]) -> None:
+    """Every completed-file marker's checkpoint exists and matches its sha256.
+
+    Checked when ``--resume`` starts, before any earlier output is deleted: a damaged or
+    tampered checkpoint found only while the job runs would leave the earlier run's
+    ``funnel.json`` (balanced) beside the emptied ``docs/``.
+    """
+    for path in markers:
+        with FileSystems.open(path) as f:
+            marker = json.loads(f.read())
+        ckpt = FileSystems.join(run_dir, PER_FILE_DIR, str(marker.get("checkpoint", "")))
+        if not marker.get("checkpoint") or not FileSystems.exists(ckpt):
+            raise ValueError(f"--resume: marker {path} names a missing checkpoint {ckpt}")
+        digest = hashlib.sha256()
+        with FileSystems.open(ckpt) as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+        if digest.hexdigest() != marker.get("sha256"):
+            raise ValueError(
+                f"--resume: checkpoint {ckpt} does not match its marker (sha256); nothing was "
+                "changed: rerun with --overwrite, or delete the marker to redo that archive"
+            )
+
+
 def prepare_checkpoints(run_dir: str, description: dict, *, resume: bool, overwrite: bool) -> int:
     """Validate and initialise ``_per_file/``, ``_done/`` and ``_run.json``.
 
@@ -99,6 +123,8 @@ def prepare_checkpoints(run_dir: str, description: dict, *, resume: bool, overwr
             )
     elif resume and markers:
         raise ValueError(f"--resume: {run_dir} has markers but no {RUN_FILE}; use --overwrite")
+    if resume:
+        verify_checkpoints(run_dir, markers)
     for d in (per_file, done_dir):
         if not FileSystems.exists(d):
             FileSystems.mkdirs(d)

@@ -17,7 +17,8 @@ shards from a URL file. So this module composes img2dataset's pieces in-process 
   the response headers **before the body is read**;
 * robots.txt is checked before the first request (``kosmos_data.images.robots``);
 * the body is read in chunks and cut at ``max_bytes`` (``too_large``), and the whole attempt
-  at ``3 x timeout_s`` (a server trickling bytes would otherwise evade the socket timeout);
+  (connect, headers, body) and the robots.txt fetch each end at ``timeout_s``
+  (``ssrf.Deadline``: a server trickling bytes would otherwise evade the socket timeout);
 * decoding, resizing and re-encoding are img2dataset's ``Resizer`` (OpenCV; ``resize_mode``
   ``center_crop`` etc.), after our header-only ``probe`` refused bombs and bad sizes.
 
@@ -40,6 +41,7 @@ import hashlib
 import http.client
 import io
 import os
+import re
 import socket
 import time
 import urllib.error
@@ -57,9 +59,11 @@ from kosmos_data.images.ssrf import (
     ALLOWED_SCHEMES,
     AddressGuard,
     BlockedURL,
+    Deadline,
     Resolver,
     check_url,
     connection_classes,
+    strip_userinfo,
 )
 from kosmos_data.records import FetchedImage
 
@@ -110,21 +114,30 @@ class _GuardedRedirectHandler(urllib.request.HTTPRedirectHandler):
         # urllib refuses non-http(s)/ftp targets with a bare HTTPError; name the reason here
         location = headers.get("location") or headers.get("uri")
         if location:
-            newurl = urljoin(req.full_url, location)
-            if urlsplit(newurl).scheme.lower() not in ALLOWED_SCHEMES:
+            try:
+                newurl = urljoin(req.full_url, location)
+                scheme = urlsplit(newurl).scheme.lower()
+            except ValueError as e:
                 fp.close()
-                raise BlockedURL("blocked_scheme", f"redirect {req.full_url} -> {newurl}")
+                msg = f"redirect {req.full_url} -> {location[:200]!r}: {e}"
+                raise BlockedURL("bad_url", msg, redirect=True) from None
+            if scheme not in ALLOWED_SCHEMES:
+                fp.close()
+                msg = f"redirect {req.full_url} -> {newurl}"
+                raise BlockedURL("blocked_scheme", msg, redirect=True)
         return super().http_error_302(req, fp, code, msg, headers)
 
     http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):
+        newurl = strip_userinfo(newurl)
         try:
             _, host, port = check_url(newurl)
             self.guard.resolve(host, port)
         except BlockedURL as e:
             fp.close()
-            raise BlockedURL(e.reason, f"redirect {req.full_url} -> {newurl}: {e}") from None
+            msg = f"redirect {req.full_url} -> {newurl}: {e}"
+            raise BlockedURL(e.reason, msg, redirect=True) from None
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
@@ -153,6 +166,15 @@ class Download:
     http_status: int | None = None
     attempts: int = 0
     error: str = ""
+
+
+_ADDRESS_RE = re.compile(r" (?:object )?at 0x[0-9a-fA-F]+")
+
+
+def stable_error(text: str) -> str:
+    """Error text without object addresses (``<_io.BytesIO object at 0x7f...>``), so that
+    ``image_status/`` is byte-identical across reruns."""
+    return _ADDRESS_RE.sub("", text)
 
 
 def _is_timeout(e: BaseException) -> bool:
@@ -218,20 +240,32 @@ class ImageFetcher:
         )
 
     def _fetch_robots(self, url: str) -> tuple[int | None, bytes, str]:
-        try:
-            with self.opener.open(self._request(url), timeout=self.config.timeout_s) as r:
-                return r.status, r.read(ROBOTS_MAX_BYTES), "fetched"
-        except urllib.error.HTTPError as e:
-            e.close()
-            return e.code, b"", f"http {e.code}"
-        except BlockedURL as e:
-            return None, b"", f"{e.reason}: {e}"
-        except (OSError, http.client.HTTPException, ValueError) as e:
-            return None, b"", f"{type(e).__name__}: {e}"
+        """robots.txt under one overall deadline (``timeout_s``); a refusal of the SSRF guard
+        is raised (``RobotsCache`` records its reason)."""
+        timeout = self.config.timeout_s
+        with Deadline(timeout) as deadline:
+            try:
+                with self.opener.open(self._request(url), timeout=timeout) as r:
+                    body = r.read(ROBOTS_MAX_BYTES)
+                    if deadline.expired:
+                        return None, b"", f"robots.txt not read within {timeout} s"
+                    return r.status, body, "fetched"
+            except urllib.error.HTTPError as e:
+                e.close()
+                return e.code, b"", f"http {e.code}"
+            except (OSError, http.client.HTTPException, ValueError) as e:
+                if deadline.expired:
+                    return None, b"", f"robots.txt not read within {timeout} s"
+                return None, b"", stable_error(f"{type(e).__name__}: {e}")
 
     def _download_once(self, url: str) -> Download:
+        """One attempt, all of it (connect, headers, body) within ``timeout_s`` (``Deadline``)."""
+        with Deadline(self.config.timeout_s) as deadline:
+            result = self._attempt(url, deadline)
+        return result
+
+    def _attempt(self, url: str, deadline: Deadline) -> Download:
         c = self.config
-        deadline = time.monotonic() + 3 * c.timeout_s
         try:
             with self.opener.open(self._request(url), timeout=c.timeout_s) as r:
                 status = r.status
@@ -243,21 +277,7 @@ class ImageFetcher:
                 if length and length.isdigit() and int(length) > c.max_bytes:
                     error = f"Content-Length {length}"
                     return Download("too_large", http_status=status, error=error)
-                chunks, size = [], 0
-                while True:
-                    chunk = r.read(_CHUNK)
-                    if not chunk:
-                        break
-                    size += len(chunk)
-                    if size > c.max_bytes:
-                        return Download("too_large", http_status=status, error=f"> {c.max_bytes} B")
-                    if time.monotonic() > deadline:
-                        return Download("timeout", http_status=status, error="read deadline")
-                    chunks.append(chunk)
-                data = b"".join(chunks)
-                if not data:
-                    return Download("empty_body", http_status=status)
-                return Download("ok", data, status)
+                return self._read_body(r, status, deadline)
         except BlockedURL as e:
             return Download(e.reason, error=str(e))
         except urllib.error.HTTPError as e:
@@ -266,14 +286,41 @@ class ImageFetcher:
                 return Download("too_many_redirects", http_status=e.code, error=str(e))
             return Download("http_error", http_status=e.code, error=str(e))
         except (OSError, http.client.HTTPException, ValueError) as e:
-            reason = "timeout" if _is_timeout(e) else "connection_error"
-            return Download(reason, error=f"{type(e).__name__}: {e}")
+            reason = "timeout" if deadline.expired or _is_timeout(e) else "connection_error"
+            return Download(reason, error=stable_error(f"{type(e).__name__}: {e}"))
+
+    def _read_body(self, r, status: int, deadline: Deadline) -> Download:
+        """The body, cut at ``max_bytes``; ``timeout`` (with the status) once the deadline
+        passed, whether it ended a read (the socket is shut) or a read timed out."""
+        cap = self.config.max_bytes
+        chunks, size = [], 0
+        try:
+            while True:
+                chunk = r.read(_CHUNK)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > cap:
+                    return Download("too_large", http_status=status, error=f"> {cap} B")
+                if deadline.expired:
+                    break
+                chunks.append(chunk)
+        except (OSError, http.client.HTTPException) as e:
+            if not (deadline.expired or _is_timeout(e)):
+                raise
+            return Download("timeout", http_status=status, error="read deadline")
+        if deadline.expired:  # the deadline shut the socket: what came is partial
+            return Download("timeout", http_status=status, error="read deadline")
+        data = b"".join(chunks)
+        if not data:
+            return Download("empty_body", http_status=status)
+        return Download("ok", data, status)
 
     def download(self, url: str) -> Download:
         """Scheme check, robots.txt, then up to ``1 + retries`` attempts on transient errors."""
         try:
             check_url(url)
-            url = self.config.fetch_url(url)
+            url = strip_userinfo(self.config.fetch_url(url))
             check_url(url)
         except BlockedURL as e:
             return Download(e.reason, error=str(e))
@@ -298,7 +345,7 @@ class ImageFetcher:
     def prepare(self, url: str, dl: Download) -> FetchedImage:
         """Turn downloaded bytes into a resized image, or a filter reason."""
         out = FetchedImage(url=url, reason=dl.reason, http_status=dl.http_status)
-        out.attempts, out.error = dl.attempts, dl.error
+        out.attempts, out.error = dl.attempts, stable_error(dl.error)
         if dl.reason != "ok":
             return out
         data = dl.data
@@ -306,7 +353,7 @@ class ImageFetcher:
         out.sha256 = hashlib.sha256(data).hexdigest()
         img, reason, error = probe(data)
         if img is None:
-            out.reason, out.error = reason or "undecodable", error
+            out.reason, out.error = reason or "undecodable", stable_error(error)
             return out
         with img:
             out.original_format = img.format or ""
@@ -317,7 +364,7 @@ class ImageFetcher:
                 return out
         resized, width, height, _, _, err = self.resizer(io.BytesIO(data))
         if err or resized is None:
-            out.reason, out.error = "undecodable", str(err)
+            out.reason, out.error = "undecodable", stable_error(str(err))
             return out
         out.data, out.width, out.height = resized, int(width), int(height)
         out.phash = to_hex(phash_bytes(resized))

@@ -7,8 +7,10 @@ Semantics follow RFC 9309 ("Robots Exclusion Protocol", 2022) §2.3.1:
   as Python's robotparser and the original 1994 convention do (the conservative reading for
   an opt-out);
 * 5xx or a network error "unreachable": complete disallow (RFC 9309 §2.3.1.4);
-* a robots.txt refused by the SSRF guard gives disallow-all too (the image URL on that host
-  will be refused by the guard anyway).
+* a robots.txt refused by the SSRF guard: its host is refused, so the image URL is too, with
+  the guard's own reason (``blocked_address``, ...; not ``robots_unreachable``, which is
+  transient and would be retried by every rerun); a robots.txt that *redirects* into
+  refused space gives disallow-all (``robots_disallowed``).
 
 The file is fetched through the same guarded opener as the images (same user agent, SSRF
 checks on every redirect hop, byte cap of 512 KiB as RFC 9309 §2.5 requires at least).
@@ -23,6 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from kosmos_data.images.ssrf import BlockedURL
+
 ROBOTS_MAX_BYTES = 512 * 1024
 
 
@@ -35,6 +39,7 @@ class RobotsRules:
     unreachable: bool = False
     parser: urllib.robotparser.RobotFileParser | None = None
     note: str = ""
+    refused: str = ""  # the SSRF guard's reason when it refused the robots.txt host
 
     def allows(self, token: str, url: str) -> bool:
         if self.deny_all:
@@ -44,7 +49,9 @@ class RobotsRules:
         return self.parser.can_fetch(token, url)
 
     def verdict(self, token: str, url: str) -> str | None:
-        """None (fetch), ``robots_unreachable`` or ``robots_disallowed``."""
+        """None (fetch), the guard's reason, ``robots_unreachable`` or ``robots_disallowed``."""
+        if self.refused:
+            return self.refused
         if self.allows(token, url):
             return None
         return "robots_unreachable" if self.unreachable else "robots_disallowed"
@@ -97,6 +104,12 @@ class RobotsCache:
             try:
                 status, body, note = self.fetch(origin + "/robots.txt")
                 rules = rules_from_response(status, body, note)
+            except BlockedURL as e:
+                note = f"{e.reason}: {e}"
+                if e.redirect:
+                    rules = RobotsRules(deny_all=True, note=note)
+                else:
+                    rules = RobotsRules(deny_all=True, refused=e.reason, note=note)
             except Exception as e:  # any failure to read the file is "unreachable"
                 note = f"error: {type(e).__name__}: {e}"
                 rules = RobotsRules(deny_all=True, unreachable=True, note=note)

@@ -22,11 +22,14 @@ from ``127.0.0.1``); the scheme check always applies.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import ipaddress
 import socket
+import threading
+import time
 from collections.abc import Callable, Sequence
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 #: ``resolver(host, port) -> [address strings]``; the default asks the system resolver.
 Resolver = Callable[[str, int], Sequence[str]]
@@ -36,11 +39,95 @@ _CGN = ipaddress.ip_network("100.64.0.0/10")
 
 
 class BlockedURL(Exception):
-    """A URL the guard refuses; ``reason`` is the stable status reason."""
+    """A URL the guard refuses; ``reason`` is the stable status reason.
 
-    def __init__(self, reason: str, message: str) -> None:
+    ``redirect`` is set when the refused URL was a redirect target, not the URL asked for.
+    """
+
+    def __init__(self, reason: str, message: str, redirect: bool = False) -> None:
         super().__init__(message)
         self.reason = reason
+        self.redirect = redirect
+
+
+class Deadline:
+    """One overall time limit for every connection opened on this thread inside ``with``.
+
+    A socket timeout bounds each ``recv``, not a response: a server sending one byte per
+    second never trips it. Each guarded connection made under a ``Deadline`` gets a timer
+    that shuts its socket down when the time is up, which ends any read in progress (the
+    caller then reports ``timeout``). Name resolution by the system resolver is not covered.
+    """
+
+    _local = threading.local()
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.at = 0.0
+        self._timers: list[threading.Timer] = []
+
+    def __enter__(self) -> Deadline:
+        self.at = time.monotonic() + self.seconds
+        Deadline._local.current = self
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        Deadline._local.current = None
+        for t in self._timers:
+            t.cancel()
+        self._timers.clear()
+
+    @classmethod
+    def current(cls) -> Deadline | None:
+        return getattr(cls._local, "current", None)
+
+    def remaining(self) -> float:
+        return self.at - time.monotonic()
+
+    @property
+    def expired(self) -> bool:
+        return self.remaining() <= 0
+
+    def watch(self, sock: socket.socket) -> None:
+        """Shut ``sock`` down at the deadline (now, if it has passed)."""
+        left = self.remaining()
+        if left <= 0:
+            _shutdown(sock)
+            raise TimeoutError("deadline passed before the request was sent")
+        timer = threading.Timer(left, _shutdown, (sock,))
+        timer.daemon = True
+        timer.start()
+        self._timers.append(timer)
+
+
+def _shutdown(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def _open_socket(conn: http.client.HTTPConnection, address: str) -> socket.socket:
+    """``create_connection`` to the validated address, under the thread's ``Deadline``."""
+    deadline = Deadline.current()
+    timeout = conn.timeout
+    if deadline is not None:
+        left = max(deadline.remaining(), 0.001)
+        timeout = left if not isinstance(timeout, int | float) else min(timeout, left)
+    sock = socket.create_connection((address, conn.port), timeout, conn.source_address)
+    if deadline is not None:
+        deadline.watch(sock)
+    return sock
+
+
+def strip_userinfo(url: str) -> str:
+    """``url`` without ``user:password@``: credentials in an image URL from a page are never
+    sent, and urllib would otherwise pass ``user:pw@host`` on as the host to resolve."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def system_resolver(host: str, port: int) -> list[str]:
@@ -68,7 +155,14 @@ def is_public_address(address: str) -> bool:
 
 
 def check_url(url: str) -> tuple[str, str, int]:
-    """(scheme, host, port) of an http(s) URL, or ``BlockedURL('blocked_scheme')``."""
+    """(scheme, host, port) of an http(s) URL, or ``BlockedURL('blocked_scheme')``.
+
+    ``bad_url`` for what cannot be parsed (``http://[::1/x``, a bad port) or sent as it is:
+    a URL holding a non-ASCII, control or space character (a raw ``\\xff`` byte, a U+FFFD
+    left by undecodable bytes), which http.client would refuse as a connection error.
+    """
+    if not url.isascii() or not url.isprintable() or " " in url:
+        raise BlockedURL("bad_url", f"non-ASCII, control or space character in {url[:200]!r}")
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -133,9 +227,7 @@ class GuardedHTTPConnection(http.client.HTTPConnection):
 
     def connect(self) -> None:
         address = self.guard.resolve(self.host, self.port)
-        self.sock = socket.create_connection(
-            (address, self.port), self.timeout, self.source_address
-        )
+        self.sock = _open_socket(self, address)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
@@ -146,7 +238,7 @@ class GuardedHTTPSConnection(http.client.HTTPSConnection):
 
     def connect(self) -> None:
         address = self.guard.resolve(self.host, self.port)
-        sock = socket.create_connection((address, self.port), self.timeout, self.source_address)
+        sock = _open_socket(self, address)
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 

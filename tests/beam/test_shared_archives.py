@@ -57,7 +57,7 @@ def test_malformed_records_are_dead_lettered_with_reasons(shared_run):
     for d in dead:
         by_file.setdefault(Path(d["warc_file"]).name, []).append(d["reason"])
     assert sorted(by_file["bad.arc"]) == ["bad_http_headers"] + ["bad_record_header"] * 3
-    assert by_file["missing-status-text.warc"] == ["bad_http_headers"]
+    assert "missing-status-text.warc" not in by_file  # CR CR LF read leniently (as warcio)
     assert by_file["bad_http_chunked_content.warc"] == ["bad_chunked_body"]
     assert all(d["stage"] == "read" and d["error"] for d in dead)
 
