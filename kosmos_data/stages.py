@@ -16,7 +16,7 @@ from kosmos_data.decode import DecodeError, decode_html
 from kosmos_data.extract import ExtractConfig, ExtractionError, ExtractionTimeout, make_extractor
 from kosmos_data.filters.langid import LangIdConfig, LanguageIdentifier
 from kosmos_data.filters.quality import QualityConfig, judge
-from kosmos_data.funnel import IMAGE_DROPPED, IMAGES_KEPT, NODE_REMOVED
+from kosmos_data.funnel import IMAGE_DROPPED, IMAGES_KEPT, NODE_REMOVED, confidence_counters
 from kosmos_data.prefilter import PrefilterConfig, prefilter
 from kosmos_data.records import DeadLetter, Document, RawPage, Verdict
 from kosmos_data.sampling import SamplingConfig, cap_images, require_images, sample_single_image
@@ -89,7 +89,9 @@ class ExtractStep:
     @staticmethod
     def counters(doc: Document) -> dict[Counter, int]:
         drops = doc.meta.get("image_drops", {}) or {}
-        return {(IMAGE_DROPPED, "extract", str(r)): int(n) for r, n in drops.items() if n}
+        out = {(IMAGE_DROPPED, "extract", str(r)): int(n) for r, n in drops.items() if n}
+        out.update(confidence_counters(doc))
+        return out
 
 
 class LanguageStep:

@@ -137,6 +137,12 @@ class InterleavedOptions:
         parser.add_argument("--files-seed", type=int, default=0, help="seed of the file sample")
         parser.add_argument("--extractor", choices=("fast", "fidelity"), default=None)
         parser.add_argument("--extract-timeout", type=float, default=None, help="seconds/page")
+        parser.add_argument(
+            "--extract-fallback-threshold",
+            type=float,
+            default=None,
+            help="fast: re-extract pages below this confidence with fidelity (0: never)",
+        )
         parser.add_argument("--max-payload-bytes", type=int, default=None)
         parser.add_argument("--url-blocklist", default=None, help="file of blocked domains")
         parser.add_argument("--languages", default=None, help="comma-separated, default en")
@@ -167,7 +173,14 @@ def config_from_options(opts: InterleavedOptions) -> InterleavedConfig:
             PrefilterConfig,
             {"max_payload_bytes": opts.max_payload_bytes, "url_blocklist_file": opts.url_blocklist},
         ),
-        "extract": (ExtractConfig, {"mode": opts.extractor, "timeout_s": opts.extract_timeout}),
+        "extract": (
+            ExtractConfig,
+            {
+                "mode": opts.extractor,
+                "timeout_s": opts.extract_timeout,
+                "fallback_threshold": opts.extract_fallback_threshold,
+            },
+        ),
         "langid": (
             LangIdConfig,
             {"languages": langs, "threshold": opts.language_threshold},
