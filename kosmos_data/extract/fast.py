@@ -498,33 +498,40 @@ def _walk(root: LexborNode, images: ImageCollector, cfg: ExtractConfig, deadline
     items: list = []
     blocks: list[Block] = []
     buf: list[str] = []
-    raw = link_raw = link_budget = 0
+    link_raw = link_budget = 0
     opener = root
     every = cfg.check_every_nodes
     min_chars = cfg.min_block_chars
     seen_imgs = 0
     text_id, block_ids, img_id, a_id, br_id = TEXT_ID, BLOCK_IDS, IMG_ID, A_ID, BR_ID
-    for n, node in enumerate(root.traverse(include_text=True), 1):
-        if n % every == 0:
-            deadline.check(f"at node {n}")
+    n = 0
+    for node in root.traverse(include_text=True):
         tag = node.tag_id
         if tag == text_id:
-            t = node.text_content
-            buf.append(t)
-            k = len(t)
-            raw += k
             if link_budget:
+                t = node.text_content
+                buf.append(t)
+                k = len(t)
                 take = k if k < link_budget else link_budget
                 link_budget -= take
                 link_raw += take
-        elif tag in block_ids:
+            else:
+                buf.append(node.text_content)
+            continue
+        # Elements are counted, text nodes not: the parser merges adjacent text, so a check
+        # every ``every`` elements bounds the work between checks just as well.
+        n += 1
+        if n % every == 0:
+            deadline.check(f"at element {n}")
+        if tag in block_ids:
             if buf:
-                t = " ".join("".join(buf).split())
+                joined = "".join(buf)
                 buf = []
+                t = " ".join(joined.split())
                 if len(t) >= min_chars:
                     items.append(len(blocks))
-                    blocks.append(Block(t, opener, raw, link_raw))
-            raw = link_raw = 0
+                    blocks.append(Block(t, opener, len(joined), link_raw))
+            link_raw = 0
             if tag != br_id:
                 opener = node
         elif tag == a_id:
@@ -538,18 +545,20 @@ def _walk(root: LexborNode, images: ImageCollector, cfg: ExtractConfig, deadline
             ref = images.consider(node.attributes, sources)
             if ref is not None:
                 if buf:
-                    t = " ".join("".join(buf).split())
+                    joined = "".join(buf)
                     buf = []
+                    t = " ".join(joined.split())
                     if len(t) >= min_chars:
                         items.append(len(blocks))
-                        blocks.append(Block(t, opener, raw, link_raw))
-                    raw = link_raw = 0
+                        blocks.append(Block(t, opener, len(joined), link_raw))
+                link_raw = 0
                 items.append(ref)
     if buf:
-        t = " ".join("".join(buf).split())
+        joined = "".join(buf)
+        t = " ".join(joined.split())
         if len(t) >= min_chars:
             items.append(len(blocks))
-            blocks.append(Block(t, opener, raw, link_raw))
+            blocks.append(Block(t, opener, len(joined), link_raw))
     return items, blocks, seen_imgs
 
 

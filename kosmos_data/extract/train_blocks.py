@@ -312,15 +312,54 @@ def dumps(model: dict, trained_on: dict) -> str:
     return json.dumps({**model, "trained_on": trained_on}, sort_keys=True, indent=1) + "\n"
 
 
-def cross_validate(data: list[PageBlocks], k: int = 5) -> list[dict[str, PRF]]:
-    """Per fold: figures per source on the fold's pages, trained on the other folds."""
-    out = []
+def out_of_fold(data: list[PageBlocks], k: int = 5) -> list[tuple[np.ndarray, float, float]]:
+    """Per page: block probabilities from the model trained without the page's fold, with
+    that model's threshold and ``sure`` level (k retrainings)."""
+    out: list = [None] * len(data)
     for fold in range(k):
-        test = [d for d in data if fold_of(d.source, d.key, k) == fold]
         trainset = [d for d in data if fold_of(d.source, d.key, k) != fold]
         model = BlockModel.from_json(train(trainset))
-        out.append(source_scores(model, test))
+        for i, d in enumerate(data):
+            if fold_of(d.source, d.key, k) == fold:
+                p = model.probabilities_from(d.x1, d.regions) if len(d.y) else np.zeros(0)
+                out[i] = (p, model.threshold, model.sure)
     return out
+
+
+def confidence(d: PageBlocks, p: np.ndarray, sure: float) -> float:
+    """The fast extractor's page confidence (``fast._classify``) from block probabilities."""
+    chars = np.array([len(t) for t in d.texts], dtype=np.float64)
+    if not chars.sum():
+        return 0.0
+    return round(float(chars[(p >= sure) | (p <= 1.0 - sure)].sum() / chars.sum()), 4)
+
+
+def kept_text(d: PageBlocks, keep) -> str:
+    return "\n".join(t for t, k in zip(d.texts, keep, strict=True) if k)
+
+
+def cross_validate(data: list[PageBlocks], k: int = 5, oof=None) -> list[dict[str, PRF]]:
+    """Per fold: figures per source on the fold's pages, trained on the other folds."""
+    oof = out_of_fold(data, k) if oof is None else oof
+    out = []
+    for fold in range(k):
+        idx = [i for i, d in enumerate(data) if fold_of(d.source, d.key, k) == fold]
+        texts = {i: kept_text(data[i], oof[i][0] >= oof[i][1]) for i in idx}
+        out.append(text_scores([data[i] for i in idx], [texts[i] for i in idx]))
+    return out
+
+
+def text_scores(data: list[PageBlocks], texts: list[str]) -> dict[str, PRF]:
+    """Per source: mean token P/R/F1 (gold pages) or micro snippet P/R/F1 of ``texts``."""
+    row: dict[str, PRF] = {}
+    for src in sorted({d.source for d in data}):
+        part = [(d, t) for d, t in zip(data, texts, strict=True) if d.source == src]
+        if part[0][0].page.gold is None:
+            s = micro(score_text(t, d.page.must, d.page.must_not) for d, t in part)
+            row[src] = PRF(s.precision, s.recall, s.f1)
+        else:
+            row[src] = mean_prf(token_prf(t, d.page.gold) for d, t in part)
+    return row
 
 
 def source_scores(
