@@ -31,6 +31,9 @@ NODE_REMOVED = "node_removed"
 IMAGES_KEPT = "images_kept"
 #: One event per distinct image URL fetched by the image stage, reason = fetch outcome.
 IMAGE_FETCH = "image_fetch"
+#: One event per extracted document that carries a confidence, reason = its decile
+#: ("0.8-0.9"); fast documents that fell back to fidelity add one ``fallback:<outcome>``.
+EXTRACT_CONFIDENCE = "extract_confidence"
 
 #: Deduplication and decontamination, in order: every job that runs them lists them.
 CORPUS_STAGES: tuple[str, ...] = (
@@ -125,6 +128,9 @@ def build_funnel(
         # languages, images per document, top domains of the kept corpus (report/HTML)
         "breakdowns": breakdowns(counts),
     }
+    confidence = by(EXTRACT_CONFIDENCE).get("extract")
+    if confidence:  # deciles of the fast extractor's confidence, and fallbacks
+        funnel["extract_confidence"] = confidence
     fetched = by(IMAGE_FETCH)
     if fetched:  # per distinct URL: ok, http_error, timeout, robots_disallowed, ...
         funnel["images"]["fetch_by_reason"] = {  # type: ignore[index]
@@ -133,6 +139,22 @@ def build_funnel(
     if extra:
         funnel.update(extra)
     return funnel
+
+
+def confidence_counters(doc) -> dict[CountKey, int]:
+    """Funnel counts of one extracted document's confidence (``EXTRACT_CONFIDENCE``): its
+    decile, plus its fallback outcome when it has one. Documents without a confidence (the
+    fidelity extractor) count nothing."""
+    from kosmos_data.extract.common import CONFIDENCE_KEY, confidence_bucket
+
+    conf = doc.meta.get(CONFIDENCE_KEY)
+    if conf is None:
+        return {}
+    out = {(EXTRACT_CONFIDENCE, "extract", confidence_bucket(float(conf))): 1}
+    fallback = doc.meta.get("extraction_fallback")
+    if fallback:
+        out[(EXTRACT_CONFIDENCE, "extract", f"fallback:{fallback}")] = 1
+    return out
 
 
 def _last_stage_total(by_stage: Mapping[str, Mapping[str, int]], order: Sequence[str]) -> int:

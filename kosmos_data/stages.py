@@ -23,7 +23,7 @@ from kosmos_data.decode import DecodeError, decode_html
 from kosmos_data.extract import ExtractConfig, ExtractionError, ExtractionTimeout, make_extractor
 from kosmos_data.filters.langid import LangIdConfig, LanguageIdentifier
 from kosmos_data.filters.quality import QualityConfig, judge
-from kosmos_data.funnel import IMAGE_DROPPED, IMAGES_KEPT, NODE_REMOVED
+from kosmos_data.funnel import IMAGE_DROPPED, IMAGES_KEPT, NODE_REMOVED, confidence_counters
 from kosmos_data.prefilter import PrefilterConfig, prefilter
 from kosmos_data.records import DeadLetter, Document, Dropped, RawPage, Verdict
 from kosmos_data.sampling import SamplingConfig, cap_images, require_images, sample_single_image
@@ -139,6 +139,7 @@ class ExtractStep:
             return Outcome(dead=DeadLetter("extract", "extractor_crash", page.provenance, msg))
         drops = doc.meta.get("image_drops", {}) or {}
         counters = {(IMAGE_DROPPED, "extract", str(r)): int(n) for r, n in drops.items() if n}
+        counters.update(confidence_counters(doc))
         return Outcome(counters=counters, record=doc)
 
 
