@@ -11,8 +11,10 @@ plus (``--big``) ms for the largest page and for a synthetic ~150 KB page.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -81,6 +83,104 @@ def main() -> None:
         for label, page in (("largest eval page", biggest), ("synthetic page", synth)):
             _, ms = _timed(lambda p: fast.extract(p), [page], 20)
             print(f"fast on {label} ({len(page.html) / 1024:.0f} KB): {ms:.2f} ms")
+
+
+# ---------------------------------------------------------------------------------------------
+# Quality stage and images on the extraction-dev set (issue 12 items 2 and 3)
+# ---------------------------------------------------------------------------------------------
+
+DEV = REPO.parent / "shared" / "data" / "extraction-dev"
+_TOKEN = re.compile(r"\w+")
+
+
+def _tokens(text: str) -> Counter:
+    return Counter(_TOKEN.findall(text.casefold()))
+
+
+def _token_pr(text: str, gold: str) -> tuple[float, float]:
+    """Token-level (bag of lower-cased word tokens) precision and recall of one page."""
+    got, want = _tokens(text), _tokens(gold)
+    common = sum((got & want).values())
+    p = common / sum(got.values()) if got else 0.0
+    r = common / sum(want.values()) if want else 0.0
+    return p, r
+
+
+def _dev_pages():
+    """(source, RawPage, gold text) for every extraction-dev page; missing data raises."""
+    import gzip
+    import json
+
+    from kosmos_data.extract.image_eval import READABILITY_BASE
+    from kosmos_data.records import Provenance, RawPage
+
+    truth_path = DEV / "scrapinghub" / "ground-truth.json"
+    if not truth_path.exists():
+        raise FileNotFoundError(f"extraction-dev set missing: {DEV}")
+    truth = json.loads(truth_path.read_text(encoding="utf-8"))
+    for key in sorted(truth):
+        body = gzip.decompress((DEV / "scrapinghub" / "html" / f"{key}.html.gz").read_bytes())
+        prov = Provenance(f"scrapinghub/{key}", "", 0, truth[key]["url"], "")
+        page = RawPage(prov, "response", 200, "text/html", None, body)
+        yield "scrapinghub", page, truth[key]["articleBody"]
+    for d in sorted(p for p in (DEV / "readability").iterdir() if p.is_dir()):
+        body = gzip.decompress((d / "source.html.gz").read_bytes())
+        prov = Provenance(f"readability/{d.name}", "", 0, READABILITY_BASE, "")
+        page = RawPage(prov, "response", 200, "text/html", None, body)
+        yield "readability", page, (d / "expected.txt").read_text(encoding="utf-8")
+
+
+def quality_stage_rows(mode: str = "fast") -> None:
+    """Token P/R of kept documents' text before and after the quality stage (item 2).
+
+    Runs the pipeline's own step objects (``ExtractStep`` = decode + extract,
+    ``LanguageStep``, ``QualityStep``, default configs) on every dev page; for the documents
+    the quality stage keeps, scores the extracted text and the text after the quality stage
+    against the gold main text, averaged per page, per source.
+    """
+    from kosmos_data.extract import ExtractConfig
+    from kosmos_data.filters.langid import LangIdConfig
+    from kosmos_data.filters.quality import QualityConfig
+    from kosmos_data.records import DeadLetter
+    from kosmos_data.stages import ExtractStep, LanguageStep, QualityStep
+
+    ext, lang, qual = (
+        ExtractStep(ExtractConfig(mode=mode)),
+        LanguageStep(LangIdConfig()),
+        QualityStep(QualityConfig()),
+    )
+    for step in (ext, lang, qual):
+        step.setup()
+    per: dict[str, list] = {}
+    drops: dict[str, Counter] = {}
+    for source, page, gold in _dev_pages():
+        st = per.setdefault(source, [0, 0, []])
+        st[0] += 1
+        doc = ext(page)
+        if isinstance(doc, DeadLetter) or lang(doc).verdict is not None:
+            continue
+        st[1] += 1
+        before = doc.text
+        verdict = qual(doc).verdict
+        if verdict is not None:
+            drops.setdefault(source, Counter())[verdict] += 1
+            continue
+        st[2].append((*_token_pr(before, gold), *_token_pr(doc.text, gold)))
+    print(
+        f"\nquality stage on extraction-dev ({mode} extractor; kept documents, token P/R per page)"
+    )
+    print(
+        f"{'source':12s} {'pages':>5s} {'lang ok':>7s} {'kept':>5s} "
+        f"{'P extr':>7s} {'R extr':>7s} {'P qual':>7s} {'R qual':>7s}  quality drops"
+    )
+    for source, (n, n_lang, rows) in per.items():
+        k = len(rows) or 1
+        means = [sum(r[i] for r in rows) / k for i in range(4)]
+        reasons = ", ".join(f"{r} {c}" for r, c in drops.get(source, Counter()).most_common())
+        print(
+            f"{source:12s} {n:5d} {n_lang:7d} {len(rows):5d} "
+            f"{means[0]:7.3f} {means[1]:7.3f} {means[2]:7.3f} {means[3]:7.3f}  {reasons}"
+        )
 
 
 if __name__ == "__main__":
