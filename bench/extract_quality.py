@@ -183,5 +183,92 @@ def quality_stage_rows(mode: str = "fast") -> None:
         )
 
 
+def _caption_adjacent(doc, keys, imgs) -> tuple[int, int]:
+    """(figures with a caption among the kept images, of them with the caption next to it)."""
+    segs = doc.segments
+    n = ok = 0
+    for j, seg in enumerate(segs):
+        key = keys.get(seg.image.url) if seg.image is not None else None
+        if key is None:
+            continue
+        fig = imgs[int(key[4:])].parent
+        while fig is not None and fig.tag != "figure":
+            fig = fig.parent
+        cap = fig.css_first("figcaption") if fig is not None else None
+        text = " ".join(cap.text().split()) if cap is not None else ""
+        if len(text) < 3:
+            continue
+        n += 1
+        near = []
+        if j + 1 < len(segs) and segs[j + 1].text:
+            near += segs[j + 1].text.split("\n")[:2]
+        if j > 0 and segs[j - 1].text:
+            near += segs[j - 1].text.split("\n")[-2:]
+        ok += any(text[:40] in b or (len(b) >= 3 and b in text) for b in near)
+    return n, ok
+
+
+def image_rows(modes: tuple[str, ...] = ("fast", "fidelity")) -> None:
+    """Image precision/recall against readability's gold image lists (item 3), per page type.
+
+    Scoring in ``kosmos_data/extract/image_eval.py`` (element-keyed, http(s) gold only, each
+    image once). Page types, derived from the source page: pages with a ``<figure>`` or
+    without; pages using lazy loading (``data-src``/``data-srcset`` or an ``<img>`` in a
+    ``<noscript>``) or not; readability's own "readerable" flag.
+    """
+    from selectolax.lexbor import LexborHTMLParser
+
+    from kosmos_data.extract.image_eval import (
+        ImageScore,
+        element_keys,
+        fetchable,
+        load_readability,
+        score_images,
+    )
+
+    pages = list(load_readability(DEV))
+    gold_all = sum(len(gp.images) for gp in pages)
+    gold_http = sum(len(set(fetchable(gp.images))) for gp in pages)
+    with_gold = sum(1 for gp in pages if gp.images)
+    print(
+        f"\nimages vs readability gold ({len(pages)} pages, {with_gold} with images; "
+        f"{gold_all} gold entries, {gold_http} distinct http(s) URLs scored)"
+    )
+    print(
+        f"{'extractor':10s} {'page type':22s} {'pages':>5s} {'P':>6s} {'R':>6s} {'order':>6s} "
+        f"{'TP':>4s} {'FP':>4s} {'FN':>4s}"
+    )
+    for mode in modes:
+        ex = make_extractor(ExtractConfig(mode=mode, timeout_s=60.0))
+        groups: dict[str, ImageScore] = {}
+        caps = [0, 0]
+        for gp in pages:
+            html = gp.page.html
+            tree = LexborHTMLParser(html)
+            keys = element_keys(html, gp.page.provenance.url)
+            doc = ex.extract(gp.page)
+            s = score_images([i.url for i in doc.images], gp.images, keys)
+            lazy = "data-src" in html or any(i.css_first("img") for i in tree.css("noscript"))
+            types = (
+                "all",
+                "with <figure>" if tree.css_first("figure") else "without <figure>",
+                "lazy-loading" if lazy else "no lazy-loading",
+                "readerable" if gp.readerable else "not readerable",
+            )
+            for t in types:
+                groups[t] = groups.get(t, ImageScore()) + s
+            n, ok = _caption_adjacent(doc, keys, tree.css("img"))
+            caps[0] += n
+            caps[1] += ok
+        order = ("all", "with <figure>", "without <figure>", "lazy-loading", "no lazy-loading",
+                 "readerable", "not readerable")  # fmt: skip
+        for t, s in sorted(groups.items(), key=lambda kv: order.index(kv[0])):
+            print(
+                f"{mode:10s} {t:22s} {s.pages:5d} {s.precision:6.3f} {s.recall:6.3f} "
+                f"{s.order:6.3f} {s.tp:4d} {s.fp:4d} {s.fn:4d}"
+            )
+        print(f"{mode:10s} figcaption next to its kept image: {caps[1]}/{caps[0]}")
+
+
 if __name__ == "__main__":
     main()

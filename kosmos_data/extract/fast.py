@@ -35,7 +35,12 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from kosmos_data.extract.common import SegmentBuilder, build_document
 from kosmos_data.extract.config import ExtractConfig
 from kosmos_data.extract.errors import ExtractionError, ExtractionTimeout
-from kosmos_data.extract.images import ImageCollector, page_base_url
+from kosmos_data.extract.images import (
+    ImageCollector,
+    linked_teaser,
+    page_base_url,
+    unwrap_noscript_images,
+)
 from kosmos_data.extract.timeout import Deadline
 from kosmos_data.records import Document, HtmlPage
 
@@ -384,6 +389,7 @@ class FastExtractor:
             raise ExtractionError("document has no body")
         deadline.check("after parse")
 
+        no_url = unwrap_noscript_images(body)  # before <noscript> goes as junk (images.py)
         _remove_outermost(body.css(JUNK_SELECTOR))
         total_imgs = len(body.css("img"))
 
@@ -436,6 +442,8 @@ class FastExtractor:
             keep_svg=cfg.keep_svg,
             max_images=cfg.max_images,
         )
+        if no_url:
+            images.drop("missing_src", no_url)
         out = SegmentBuilder()
         buf: list[str] = []
         every = cfg.check_every_nodes
@@ -455,6 +463,9 @@ class FastExtractor:
                         out.text(t)
             elif tag == IMG_ID:
                 seen_imgs += 1
+                if linked_teaser(node):
+                    images.drop("linked_teaser")
+                    continue
                 parent = node.parent
                 sources = None
                 if parent is not None and parent.tag == "picture":

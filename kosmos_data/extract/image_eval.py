@@ -12,6 +12,12 @@ Scoring (per page, then summed over pages, i.e. micro-averaged over images):
 * Only ``http(s)`` gold URLs count: a ``data:`` URI is never fetched or stored by the
   pipeline (the image stage downloads URLs), so the extractors drop them on purpose. The
   number of gold entries left out this way is reported.
+* An image is identified by its ``<img>`` element, not by one URL: an element offers several
+  renditions (``src``, every ``srcset`` candidate, lazy ``data-*`` attributes, ``<picture>``
+  sources) and readability keeps ``src`` while the extractors pick the ``srcset`` rendition
+  closest to ``srcset_max_width``. :func:`element_keys` maps every candidate URL of every
+  ``<img>`` of the source page (resolved the extractors' way) to the element's index, and
+  both lists are compared as element keys; a URL no element offers stays its own key.
 * Duplicates collapse to their first occurrence on both sides (the extractors keep each URL
   once per page, ``duplicate_in_page``).
 * TP = kept URL in the gold list, FP = kept URL not in it, FN = gold URL not kept.
@@ -88,9 +94,53 @@ def fetchable(urls: list[str]) -> list[str]:
     return [u for u in urls if u.lower().startswith(("http://", "https://"))]
 
 
-def score_images(kept: list[str], gold: list[str]) -> ImageScore:
-    """Score the kept image URLs of one page against its gold list (rules in the module doc)."""
-    k, g = _unique(kept), _unique(fetchable(gold))
+def element_keys(html: str, page_url: str) -> dict[str, str]:
+    """Every candidate URL of every ``<img>`` in ``html`` -> ``"img#<index>"`` (first wins)."""
+    from selectolax.lexbor import LexborHTMLParser
+
+    from kosmos_data.extract.images import (
+        LAZY_SRC_ATTRS,
+        LAZY_SRCSET_ATTRS,
+        ImageCollector,
+        page_base_url,
+        parse_srcset,
+    )
+
+    tree = LexborHTMLParser(html)
+    base = tree.css_first("base[href]")
+    coll = ImageCollector(
+        page_base_url(page_url, base.attributes.get("href") if base is not None else None)
+    )
+    keys: dict[str, str] = {}
+    for i, img in enumerate(tree.css("img")):
+        attrs = dict(img.attributes)
+        raws = [attrs.get("src")] + [attrs.get(a) for a in LAZY_SRC_ATTRS]
+        sets = [attrs.get("srcset")] + [attrs.get(a) for a in LAZY_SRCSET_ATTRS]
+        parent = img.parent
+        if parent is not None and parent.tag == "picture":
+            for s in parent.css("source"):
+                sets += [s.attributes.get("srcset"), s.attributes.get("data-srcset")]
+        for v in sets:
+            if v:
+                raws += [u for u, _, _ in parse_srcset(v)]
+        for raw in raws:
+            if raw and raw.strip() and not raw.strip().startswith("data:"):
+                url = coll.resolve(raw.strip())
+                if url is not None:
+                    keys.setdefault(url, f"img#{i}")
+    return keys
+
+
+def score_images(
+    kept: list[str], gold: list[str], keys: dict[str, str] | None = None
+) -> ImageScore:
+    """Score the kept image URLs of one page against its gold list (rules in the module doc).
+
+    ``keys`` (from :func:`element_keys`) maps URLs to element keys; None compares URLs.
+    """
+    keys = keys or {}
+    k = _unique([keys.get(u, u) for u in kept])
+    g = _unique([keys.get(u, u) for u in fetchable(gold)])
     gs = set(g)
     matched = [u for u in k if u in gs]
     ks = set(k)
