@@ -6,6 +6,10 @@ Quality: micro-averaged precision/recall/F1 of must / must-not snippets over the
 set in ``tests/data/extraction_eval/pages.jsonl`` (protocol in
 ``kosmos_data/extract/evaluate.py``). Speed: best-of-N mean ms/page over the same pages,
 plus (``--big``) ms for the largest page and for a synthetic ~150 KB page.
+
+On the extraction-dev set (``../shared/data/extraction-dev``): token P/R of the kept
+documents' text before and after the quality stage (``quality_stage_rows``), and image
+precision/recall against readability's gold image lists per page type (``image_rows``).
 """
 
 from __future__ import annotations
@@ -83,6 +87,9 @@ def main() -> None:
         for label, page in (("largest eval page", biggest), ("synthetic page", synth)):
             _, ms = _timed(lambda p: fast.extract(p), [page], 20)
             print(f"fast on {label} ({len(page.html) / 1024:.0f} KB): {ms:.2f} ms")
+
+    quality_stage_rows("fast")
+    image_rows()
 
 
 # ---------------------------------------------------------------------------------------------
