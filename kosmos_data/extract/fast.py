@@ -37,6 +37,7 @@ from kosmos_data.extract.config import ExtractConfig
 from kosmos_data.extract.errors import ExtractionError, ExtractionTimeout
 from kosmos_data.extract.images import (
     ImageCollector,
+    avatar_context,
     linked_teaser,
     page_base_url,
     unwrap_noscript_images,
@@ -399,6 +400,8 @@ class FastExtractor:
         total_len = _rough_len(body) or 1
         soft = []
         for node in body.css("[class], [id]"):
+            if node.tag == "figure":  # a figure is content by HTML semantics (images.py)
+                continue
             a = node.attributes
             cls = a.get("class")
             ident = a.get("id")
@@ -465,6 +468,9 @@ class FastExtractor:
                 seen_imgs += 1
                 if linked_teaser(node):
                     images.drop("linked_teaser")
+                    continue
+                if avatar_context(node):
+                    images.drop("avatar")
                     continue
                 parent = node.parent
                 sources = None

@@ -82,16 +82,16 @@ def test_figcaption_follows_its_image(dev_pages, fast) -> None:
 
 
 def test_dev_set_image_precision_and_recall(dev_pages, fast) -> None:
-    """Over the 130 readability pages: precision >= 0.65 and recall >= 0.75 (the old code:
-    0.541 / 0.730), every matched image in gold reading order."""
+    """Over the 130 readability pages: precision >= 0.69 and recall >= 0.79 (measured 0.705 /
+    0.800; the old code: 0.541 / 0.730), every matched image in gold reading order."""
     total = ImageScore()
     for gp in dev_pages.values():
         keys = element_keys(gp.page.html, gp.page.provenance.url)
         total = total + score_images(_kept(fast, gp), gp.images, keys)
     assert total.tp + total.fn == 419  # distinct http(s) gold images, element-keyed
     print(f"image P {total.precision:.3f} R {total.recall:.3f} order {total.order:.3f}")
-    assert total.precision >= 0.65, total
-    assert total.recall >= 0.75, total
+    assert total.precision >= 0.69, total
+    assert total.recall >= 0.79, total
     assert total.order == 1.0, total
 
 
@@ -127,3 +127,29 @@ def test_linked_teaser_rules_on_small_pages(fast) -> None:
     kept = [i.url.rsplit("/", 1)[-1] for i in doc.images]
     assert kept == ["photo.jpg", "pic-small.jpg"]
     assert doc.meta["image_drops"]["linked_teaser"] == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "gone", "reason"),
+    [
+        ("lifehacker-post-comment-load", "gzonxhes6bl4p9k4gzpl", "avatar"),  # <span class=avatar>
+        ("pixnet", "choc/minus.gif", "icon_or_logo"),  # UI control
+        ("gmw", "content_650x120_qrcodes.jpg", "ad"),  # ad server host
+    ],
+)
+def test_avatars_controls_and_ads_are_dropped(dev_pages, fast, name, gone, reason) -> None:
+    doc = fast.extract(dev_pages[name].page)
+    assert not [i.url for i in doc.images if gone in i.url]
+    assert doc.meta["image_drops"].get(reason, 0) >= 1
+
+
+def test_figure_is_not_removed_for_its_class_name(dev_pages, fast) -> None:
+    """The Guardian's photo essay figures carry ``fig--has-shares`` (a share-widget word):
+    the figures and their captions stay (the old code removed all 13)."""
+    gp = dev_pages["guardian-1"]
+    doc = fast.extract(gp.page)
+    s = score_images(
+        [i.url for i in doc.images], gp.images, element_keys(gp.page.html, gp.page.provenance.url)
+    )
+    assert s.tp == 13 and s.fn == 0, s
+    assert "Hori Parata at his Pātaua farm" in doc.text
