@@ -89,6 +89,7 @@ def main() -> None:
             print(f"fast on {label} ({len(page.html) / 1024:.0f} KB): {ms:.2f} ms")
 
     quality_stage_rows("fast")
+    quality_stage_rows("fidelity")
     image_rows()
 
 
