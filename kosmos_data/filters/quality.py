@@ -7,12 +7,17 @@ few C4 rules (Raffel et al. 2020, §2.2).
 
 Units. A **node** is one text *block*: the extractors write one DOM block (paragraph, heading,
 list item, table cell, caption, ``<br>``-separated line) per ``"\\n"``-separated line of a text
-segment. OBELICS' node-level filter judges paragraphs (it splits each text node on
-``"\\n\\n"``, one paragraph per DOM block of its extraction), never the whole run of text
-between two images, which is what a *segment* is here. A **line** (Gopher, C4) is the same
-``"\\n"``-separated block; a **paragraph** (Gopher's ``"\\n\\n"`` unit) is a text segment,
-since ``Document.text`` joins segments with a blank line. The **document** is ``Document.text``
-after node cleaning.
+segment. OBELICS' node-level filter judges paragraphs: it splits each text node on
+``"\\n\\n"`` and removes paragraphs, never the whole run of text between two images, which is
+what a *segment* is here. Its extraction (``TAG_TO_SEP`` in ``obelics/utils/
+simplification_utils.py``) ends a paragraph at ``p``, ``h1``-``h6``, ``ul``/``ol``/``dl`` and
+``blockquote``, while ``div``, ``section``, ``dd``/``dt`` and ``figcaption`` only break the
+line inside one; our blocks end at every block element, so a node here is an OBELICS paragraph or
+one line of it (a list item, a ``div`` line): slightly finer, which makes the short-node rules
+(``too_few_words``, ``special_characters``) remove a little more than OBELICS would on lists
+and ``div``-built pages. A **line** (Gopher, C4) is the same ``"\\n"``-separated block; a
+**paragraph** (Gopher's ``"\\n\\n"`` unit) is a text segment, since ``Document.text`` joins
+segments with a blank line. The **document** is ``Document.text`` after node cleaning.
 
 Thresholds, their sources and units (every one is a ``QualityConfig`` field; values checked
 against OBELICS' ``config_filter_web_documents.yaml`` and ``web_document_filtering.py``, the
@@ -69,6 +74,10 @@ drop_lorem_ipsum             True       document  C4: drop pages containing "lor
 drop_curly_bracket           True       document  C4: drop pages containing "{" (code,
                                                   templates)
 ===========================  =========  ========  =============================================
+
+OBELICS node rules not implemented here: character repetition (10-grams, 0.1), stop-word
+ratio (0.3) and common-word ratio (0.8; these two need OBELICS' word lists); its node-level
+language-ID and perplexity rules are off in its own config.
 
 Measured on the extraction-dev pages (``bench/extract_quality.py``, ``quality_stage_rows``):
 judging blocks instead of segments keeps 135 instead of 122 English ScrapingHub documents and
@@ -517,11 +526,12 @@ def clean_segments(doc: Document, config: QualityConfig) -> dict[str, int]:
     A node is one *block* of a text segment: the extractors put one DOM text block
     (paragraph, heading, list item, table cell, caption, ``<br>``-separated line) on each
     ``"\\n"``-separated line of a text segment, with whitespace inside a block collapsed
-    (``kosmos_data.extract.common.SegmentBuilder``). That is the unit OBELICS judges: its
-    node-level filter splits every text node into paragraphs (``text.split("\\n\\n")``
-    in ``WebDocumentFilteringNodeLevel``, one paragraph per DOM block in its extraction) and
-    removes paragraphs. A text segment (everything between two images) is *not* a node:
-    judged whole, one 1,000-word article body would be deleted outright.
+    (``kosmos_data.extract.common.SegmentBuilder``). That is (at most) the unit OBELICS
+    judges: its node-level filter splits every text node into paragraphs
+    (``text.split("\\n\\n")`` in ``WebDocumentFilteringNodeLevel``) and removes paragraphs
+    (see the module notes for how its paragraphs and our blocks differ). A text segment
+    (everything between two images) is *not* a node: judged whole, one 1,000-word article
+    body would be deleted outright.
 
     C4 line rules (``javascript_notice``, ``policy_boilerplate``) remove single lines and
     count one per line; the OBELICS node rules (``too_few_words``, ``too_many_words``,
