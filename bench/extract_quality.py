@@ -149,7 +149,6 @@ def quality_stage_rows(mode: str = "fast") -> None:
     from kosmos_data.extract import ExtractConfig
     from kosmos_data.filters.langid import LangIdConfig
     from kosmos_data.filters.quality import QualityConfig
-    from kosmos_data.records import DeadLetter
     from kosmos_data.stages import ExtractStep, LanguageStep, QualityStep
 
     ext, lang, qual = (
@@ -164,8 +163,8 @@ def quality_stage_rows(mode: str = "fast") -> None:
     for source, page, gold in _dev_pages():
         st = per.setdefault(source, [0, 0, []])
         st[0] += 1
-        doc = ext(page)
-        if isinstance(doc, DeadLetter) or lang(doc).verdict is not None:
+        doc = ext(page).record
+        if doc is None or lang(doc).verdict is not None:
             continue
         st[1] += 1
         before = doc.text

@@ -27,7 +27,7 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 from kosmos_data.images import ImageConfig, ImageFetcher
 from kosmos_data.images.fetch import Download
-from kosmos_data.images.serve import ImageServer
+from kosmos_samples.image_server import ImageServer
 
 PHOTOS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "images"
 

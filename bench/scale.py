@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kosmos_data.samplecrawl import SampleCrawlConfig, generate_crawl  # noqa: E402
+from kosmos_samples.crawl import SampleCrawlConfig, generate_crawl  # noqa: E402
 
 
 def measure(pages: int, files: int, page_kb: int, repeat: int) -> dict:

@@ -164,14 +164,15 @@ class Inspector:
         outcome = self.prefilter(page)
         decide("prefilter", outcome.verdict, bytes=len(page.payload))
 
-        result = self.extract(page)  # decode + extract, exactly as ExtractInterleavedDocs
-        if isinstance(result, DeadLetter):
-            if result.stage == "extract":
+        result = self.extract(page)  # decode + extract, exactly as in the job
+        if result.dead is not None:
+            if result.dead.stage == "extract":
                 decide("decode", None, **_charset(page))
-            rec.update(_empty(), **dead(result))
+            rec.update(_empty(), **dead(result.dead))
             rec["decisions"] = decisions
             return rec
-        doc: Document = result
+        doc = result.record
+        assert isinstance(doc, Document)
         decide("decode", None, **_charset(page))
         drops = dict(doc.meta.get("image_drops") or {})
         decide(

@@ -8,11 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from kosmos_data import cli
+from kosmos_cli import main as cli
 from kosmos_data.inspect import STAGES, InspectConfig, Inspector, inspect_files, read_pages
 from kosmos_data.prefilter import PrefilterConfig
-from kosmos_data.records import DeadLetter, Document
-from kosmos_data.stages import ExtractStep, LanguageStep, PrefilterStep, QualityStep, SamplingStep
+from kosmos_data.records import DeadLetter
+from kosmos_data.stages import (
+    ExtractStep,
+    LanguageStep,
+    PrefilterStep,
+    QualityStep,
+    SamplingStep,
+    run_steps,
+)
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 WARC = SHARED / "warc" / "dolma" / "sample-0000.warc.gz"
@@ -26,21 +33,23 @@ def warc_records() -> list[dict]:
 
 
 def _pipeline_outcome(page) -> tuple[str, str | None, str | None]:
-    """What the interleaved job does with one page: the steps applied in order, stopping at
-    the first drop or dead letter (``ApplyStep`` / ``ExtractInterleavedDocs`` semantics)."""
+    """What the interleaved job does with one page: the job's own chain runner
+    (``run_steps``) over the same steps, stopping at the first drop or dead letter."""
     cfg = InspectConfig()
-    out = PrefilterStep(cfg.prefilter)(page)
-    if out.verdict:
-        return "dropped", "prefilter", out.verdict
-    doc = ExtractStep(cfg.extract)(page)
-    if isinstance(doc, DeadLetter):
-        return "dead_letter", doc.stage, doc.reason
-    assert isinstance(doc, Document)
-    for step in (LanguageStep(cfg.langid), QualityStep(cfg.quality), SamplingStep(cfg.sampling)):
+    steps = [
+        PrefilterStep(cfg.prefilter),
+        ExtractStep(cfg.extract),
+        LanguageStep(cfg.langid),
+        QualityStep(cfg.quality),
+        SamplingStep(cfg.sampling),
+    ]
+    for step in steps:
         step.setup()
-        out = step(doc)
-        if out.verdict:
-            return "dropped", step.name, out.verdict
+    res = run_steps(steps, page, {})
+    if res.dead is not None:
+        return "dead_letter", res.dead.stage, res.dead.reason
+    if res.dropped is not None:
+        return "dropped", res.dropped.stage, res.dropped.reason
     return "kept", None, None
 
 

@@ -76,7 +76,7 @@ class ImageConfig:
     status_from: str | None = None
     status_shards: int = 4
     #: Fetch every image as ``mirror + host + path`` (an internal mirror, or the local demo
-    #: server ``kosmos_data.images.serve``); the original URL stays the image's identity.
+    #: server ``kosmos_samples.image_server``); the original URL stays the image's identity.
     mirror: str | None = None
 
     def __post_init__(self) -> None:

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import webdataset as wds
 
-from kosmos_data.images.serve import ImageServer
-from kosmos_data.images.synthetic import synthetic_photo
 from kosmos_data.outputs import read_parquet_dir
-from kosmos_data.samplesources import (
+from kosmos_data.shards import CaptionSample, TextSample, iter_samples, read_manifest
+from kosmos_samples.image_server import ImageServer
+from kosmos_samples.sources import (
     SampleSourcesConfig,
     generate_caption_table,
     generate_text_corpus,
 )
-from kosmos_data.shards import CaptionSample, TextSample, iter_samples, read_manifest
+from kosmos_samples.synthetic import synthetic_photo
 from tests.beam.conftest import dir_digest, load_funnel
 
 

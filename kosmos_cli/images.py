@@ -66,7 +66,7 @@ def main(argv: list[str]) -> int:
             print(f"{fetch:<22} {final:<22} {n:>8,}")
         print(f"{len(rows):,} distinct image URLs")
         return 0
-    from kosmos_data.images.serve import DEFAULT_ROBOTS, ImageServer
+    from kosmos_samples.image_server import DEFAULT_ROBOTS, ImageServer
 
     robots = DEFAULT_ROBOTS
     if args.robots_txt:

@@ -2,7 +2,7 @@
 
 import json
 
-from kosmos_data import cli
+from kosmos_cli import main as cli
 from kosmos_data.outputs import OutputConfig, keep_dropped_row
 from kosmos_data.records import Dropped, Provenance
 

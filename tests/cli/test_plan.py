@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from kosmos_data.plan import DEFAULT_RATES, PlanConfig, estimate, main
+from kosmos_cli.plan import DEFAULT_RATES, PlanConfig, estimate, main
 
 
 def test_estimate_arithmetic():

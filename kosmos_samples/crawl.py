@@ -31,7 +31,7 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
-from kosmos_data import samplecrawl_text as T
+from kosmos_samples import crawl_text as T
 
 # --- Public vocabulary --------------------------------------------------------------------------
 
@@ -1255,7 +1255,7 @@ def _warcinfo_record(config: SampleCrawlConfig, k: int, name: str) -> bytes:
         f"{config.num_pages} pages, page_kb {config.page_kb}\r\n"
         "operator: kosmos-data tests\r\n"
         "hostname: samplecrawl.invalid\r\n"
-        "software: kosmos_data.samplecrawl\r\n"
+        "software: kosmos_samples.crawl\r\n"
         "format: WARC File Format 1.1\r\n"
         "conformsTo: https://iipc.github.io/warc-specifications/specifications/warc-format/"
         "warc-1.1/\r\n"

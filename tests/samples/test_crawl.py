@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from kosmos_data.samplecrawl import (
+from kosmos_samples.crawl import (
     DEFAULT_MIX,
     KINDS,
     OUTCOMES,

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from kosmos_data import submit
-from kosmos_data.submit import DataflowConfig, FlinkConfig, runner_config
+from kosmos_cli import submit
+from kosmos_cli.submit import DataflowConfig, FlinkConfig, runner_config
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "deploy" / "dataflow" / "dataflow.example.json"
 
 
@@ -121,9 +121,8 @@ def test_dataflow_dry_run_job_description(tmp_path):
     components = job["pipeline"]["components"]
     labels = {t["uniqueName"] for t in components["transforms"].values()}
     for step in (
-        "ReadWarcRecords", "ReadWarcRecords/SpreadArchives", "Prefilter",
-        "ExtractInterleavedDocs", "ExtractInterleavedDocs/Rebalance", "IdentifyLanguage",
-        "FilterQuality", "ApplyKosmosSampling", "CheckpointPerFile/GroupByFile",
+        "ReadAndProcessArchives", "ReadAndProcessArchives/SpreadArchives",
+        "ReadAndProcessArchives/ProcessArchive", "CheckpointPerFile/GroupByFile",
         "CheckpointPerFile/WriteCheckpoint", "CheckpointPerFile/ReadCheckpoint",
         "WriteRunOutputs/WriteDocs", "WriteRunOutputs/WriteDropped",
         "WriteRunOutputs/WriteDeadLetters", "WriteFunnel", "CorpusBreakdowns",
@@ -148,12 +147,8 @@ def test_flex_template_parameters_map_to_job_flags():
     ) == ["--input", "gs://b/w.paths.gz", "--paths-prefix", "s3://commoncrawl/", "--resume",
           "--runner=DataflowRunner"]  # fmt: skip
     # Every mapped flag is a real flag of the job.
-    import argparse
+    from pipelines.interleaved import parser
 
-    from pipelines.interleaved import InterleavedOptions
-
-    parser = argparse.ArgumentParser()
-    InterleavedOptions._add_argparse_args(parser)
-    text = parser.format_help()
+    text = parser().format_help()
     for flag in [*flex.JOB_FLAGS.values(), *flex.BOOLEAN_FLAGS.values()]:
         assert flag in text, flag

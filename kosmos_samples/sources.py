@@ -21,8 +21,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from kosmos_data import samplecrawl_text as T
-from kosmos_data.samplecrawl import _caption, _english_paragraphs, _fill, _foreign_paragraphs
+from kosmos_samples import crawl_text as T
+from kosmos_samples.crawl import _caption, _english_paragraphs, _fill, _foreign_paragraphs
 
 #: Caption-row kinds in plan order, with the outcome the captions job should reach.
 CAPTION_KINDS = {

@@ -8,7 +8,7 @@ manager. It serves:
 * scripted paths (``server.route(path, Route...)``): 404s, stalls, corrupt bytes,
   ``X-Robots-Tag: noai``, redirects, huge declared sizes ...,
 * any other path as a *crawl image*: the last path component's stem (up to the first ``-``
-  or ``.``, which is the ``image_id`` of ``kosmos_data.samplecrawl`` URLs such as
+  or ``.``, which is the ``image_id`` of ``kosmos_samples.crawl`` URLs such as
   ``.../2025/06/3f2a9c01b7de-800w.jpg``) picks one of the photos by a stable hash, unless
   ``server.by_id[image_id]`` scripts a behaviour for it; with ``unique_crawl_images`` each
   id gets its own crop of that photo (``unique_variant``).
@@ -199,7 +199,7 @@ class ImageServer:
         synthesize: Callable[[str], bytes] | None = None,
     ) -> None:
         """``synthesize(image_id) -> bytes`` renders crawl images when there is no
-        ``photos_dir`` (the demo uses ``kosmos_data.images.synthetic.synthetic_photo``)."""
+        ``photos_dir`` (the demo uses ``kosmos_samples.synthetic.synthetic_photo``)."""
         self.requested_port = port
         self.state = _State(
             robots_txt=robots_txt, unique=unique_crawl_images, synthesize=synthesize

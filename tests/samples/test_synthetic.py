@@ -8,7 +8,7 @@ import itertools
 import imagehash
 from PIL import Image
 
-from kosmos_data.images.synthetic import synthetic_photo
+from kosmos_samples.synthetic import synthetic_photo
 
 
 def test_same_id_same_bytes_and_real_jpeg():

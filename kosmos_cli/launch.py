@@ -16,7 +16,7 @@ import sys
 
 import apache_beam as beam
 
-from kosmos_data.cli import JOBS
+from kosmos_cli.main import JOBS
 
 log = logging.getLogger(__name__)
 
@@ -24,13 +24,13 @@ log = logging.getLogger(__name__)
 def dataflow_job_description(argv: list[str]) -> dict:
     """The Dataflow job (JSON) the interleaved job would submit, built without GCP access."""
     from pipelines import interleaved
-    from pipelines.common import parse_job_args
+    from pipelines.options import parse_job
 
-    opts, options = parse_job_args(
-        interleaved.InterleavedOptions, [*argv, "--dry_run=True", "--no_auth"], "submit"
+    parsed = parse_job(
+        interleaved.parser(), interleaved.SECTIONS, [*argv, "--dry_run=True", "--no_auth"]
     )
-    config = interleaved.config_from_options(opts)
-    pipeline = beam.Pipeline(options=options)
+    config = interleaved.config_from_args(parsed)
+    pipeline = beam.Pipeline(options=parsed.options)
     interleaved.build(pipeline, config)
     result = pipeline.run()
     return describe_job(result.job)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+from kosmos_cli.report import main, render_report
 from kosmos_data.breakdowns import DISTINCT_DOMAINS, DOC_DOMAIN, DOC_IMAGES, DOC_LANGUAGE
 from kosmos_data.funnel import (
     DEAD_LETTER,
@@ -15,7 +16,6 @@ from kosmos_data.funnel import (
     RECORDS_IN,
     build_funnel,
 )
-from kosmos_data.report import main, render_report
 
 
 def _funnel() -> dict:

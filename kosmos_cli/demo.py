@@ -46,14 +46,14 @@ def run_demo(
     train_steps: int = 40,
     tasks: list[str] | None = None,
 ) -> int:
-    from kosmos_data.images.serve import ImageServer
-    from kosmos_data.images.synthetic import synthetic_photo
-    from kosmos_data.samplecrawl import SampleCrawlConfig, generate_crawl
-    from kosmos_data.samplesources import (
+    from kosmos_samples.crawl import SampleCrawlConfig, generate_crawl
+    from kosmos_samples.image_server import ImageServer
+    from kosmos_samples.sources import (
         SampleSourcesConfig,
         generate_caption_table,
         generate_text_corpus,
     )
+    from kosmos_samples.synthetic import synthetic_photo
     from pipelines import captions, interleaved, text
 
     out = Path(output)

@@ -1,6 +1,6 @@
 """Vocabularies and sentence grammars for the generated sample crawl.
 
-Kept apart from :mod:`kosmos_data.samplecrawl` because it is data, not logic. The word lists are
+Kept apart from :mod:`kosmos_samples.crawl` because it is data, not logic. The word lists are
 deliberately large and the templates' fixed parts short (at most three or four words), so that the
 generated prose has the statistics of real text: fastText lid.176 calls it English (or German,
 French) with high confidence, and the Gopher repetition rules (duplicate and top n-gram fractions)

@@ -29,14 +29,14 @@ JOBS: dict[str, str] = {
 # Commands that own their flags: name -> ("module:function", help). The function takes argv
 # (everything after the command name) and returns an exit code; imported only when used.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "submit": ("kosmos_data.submit:main", "run a job on Dataflow or Flink"),
-    "report": ("kosmos_data.report:main", "render a run's funnel as a self-contained HTML page"),
-    "plan": ("kosmos_data.plan:main", "estimate core-hours, wall time and cost of a run"),
+    "submit": ("kosmos_cli.submit:main", "run a job on Dataflow or Flink"),
+    "report": ("kosmos_cli.report:main", "render a run's funnel as a self-contained HTML page"),
+    "plan": ("kosmos_cli.plan:main", "estimate core-hours, wall time and cost of a run"),
     "inspect": (
         "kosmos_data.inspect:main",
         "every stage's decision for the pages of HTML files or WARC/ARC archives (JSON lines)",
     ),
-    "images": ("kosmos_data.images.cli:main", "image outcomes, eval-image hashes, test server"),
+    "images": ("kosmos_cli.images:main", "image outcomes, eval-image hashes, test server"),
     "dedup": ("pipelines.dedup:dedup_main", "deduplicate an existing docs/ Parquet directory"),
     "decontaminate": (
         "pipelines.decontaminate:main",
@@ -85,7 +85,7 @@ def _cmd_funnel(args: argparse.Namespace) -> int:
 
 
 def _cmd_sample_crawl(args: argparse.Namespace) -> int:
-    from kosmos_data.samplecrawl import SampleCrawlConfig, generate_crawl
+    from kosmos_samples.crawl import SampleCrawlConfig, generate_crawl
 
     cfg = SampleCrawlConfig(
         num_pages=args.pages, num_files=args.files, seed=args.seed, page_kb=args.page_kb
@@ -113,7 +113,7 @@ def _preview(run_dir: Path, n: int = 1) -> str:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from kosmos_data.demo import run_demo
+    from kosmos_cli.demo import run_demo
 
     code = run_demo(args.output, args.pages, args.seed, args.train_steps)
     if code == 0:

@@ -262,7 +262,7 @@ def main(argv: list[str]) -> int:
     if ns.print_options:
         print("\n".join(beam_args))
         return 0
-    from kosmos_data.beam.submit import launch
+    from kosmos_cli.launch import launch
 
     return launch(
         ns.job,
