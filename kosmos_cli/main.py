@@ -4,6 +4,7 @@
     kosmos-data demo [--output demo-output] [--pages 400]
     kosmos-data sample-crawl --output DIR [--pages N] [--page-kb K]
     kosmos-data funnel RUN_DIR
+    kosmos-data inspect FILE... [--url URL] [--extractor fast|fidelity]
 
 Beam is imported only when a pipeline runs (lazily, in ``pipelines``), so the core stays
 Beam-free and ``kosmos-data funnel`` starts instantly.
@@ -31,6 +32,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "submit": ("kosmos_cli.submit:main", "run a job on Dataflow or Flink"),
     "report": ("kosmos_cli.report:main", "render a run's funnel as a self-contained HTML page"),
     "plan": ("kosmos_cli.plan:main", "estimate core-hours, wall time and cost of a run"),
+    "inspect": (
+        "kosmos_data.inspect:main",
+        "every stage's decision for the pages of HTML files or WARC/ARC archives (JSON lines)",
+    ),
     "images": ("kosmos_cli.images:main", "image outcomes, eval-image hashes, test server"),
     "dedup": ("pipelines.dedup:dedup_main", "deduplicate an existing docs/ Parquet directory"),
     "decontaminate": (

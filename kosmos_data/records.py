@@ -109,7 +109,13 @@ class FetchedImage:
 
 @dataclass(slots=True)
 class Segment:
-    """One item of a document: exactly one of ``text`` or ``image`` is set."""
+    """One item of a document: exactly one of ``text`` or ``image`` is set.
+
+    A text segment is the run of text between two images. It keeps the extractor's block
+    structure: one DOM block (paragraph, heading, list item, table cell, caption) per
+    ``"\\n"``-separated line, whitespace inside a block collapsed. The quality stage judges
+    and removes whole blocks (OBELICS' node unit), never a whole segment at once.
+    """
 
     text: str | None = None
     image: ImageRef | None = None

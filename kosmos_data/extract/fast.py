@@ -49,7 +49,13 @@ from kosmos_data.extract.blocks import Block, load_model
 from kosmos_data.extract.common import SegmentBuilder, build_document
 from kosmos_data.extract.config import ExtractConfig
 from kosmos_data.extract.errors import ExtractionError, ExtractionTimeout
-from kosmos_data.extract.images import ImageCollector, page_base_url
+from kosmos_data.extract.images import (
+    ImageCollector,
+    avatar_context,
+    linked_teaser,
+    page_base_url,
+    unwrap_noscript_images,
+)
 from kosmos_data.extract.timeout import Deadline
 from kosmos_data.records import Document, HtmlPage
 
@@ -420,6 +426,7 @@ class FastExtractor:
             raise ExtractionError("document has no body")
         deadline.check("after parse")
 
+        no_url = unwrap_noscript_images(body)  # before <noscript> goes as junk (images.py)
         _remove_outermost(body.css(JUNK_SELECTOR))
         total_imgs = len(body.css("img"))
 
@@ -429,6 +436,8 @@ class FastExtractor:
         total_len = _rough_len(body) or 1
         soft = []
         for node in body.css("[class], [id]"):
+            if node.tag == "figure":  # a figure is content by HTML semantics (images.py)
+                continue
             a = node.attributes
             cls = a.get("class")
             ident = a.get("id")
@@ -475,6 +484,8 @@ class FastExtractor:
             keep_svg=cfg.keep_svg,
             max_images=cfg.max_images,
         )
+        if no_url:
+            images.drop("missing_src", no_url)
         items, blocks, seen_imgs = _walk(root, images, cfg, deadline)
         if total_imgs > seen_imgs:
             images.drop("in_boilerplate", total_imgs - seen_imgs)
@@ -550,6 +561,12 @@ def _walk(root: LexborNode, images: ImageCollector, cfg: ExtractConfig, deadline
             link_budget = len(node.text())
         elif tag == img_id:
             seen_imgs += 1
+            if linked_teaser(node):
+                images.drop("linked_teaser")
+                continue
+            if avatar_context(node):
+                images.drop("avatar")
+                continue
             parent = node.parent
             sources = None
             if parent is not None and parent.tag == "picture":
