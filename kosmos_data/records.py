@@ -98,6 +98,8 @@ class FetchedImage:
     sha256: str = ""
     phash: str = ""
     error: str = ""
+    #: open_nsfw score of the decoded image (``kosmos_data.safety.nsfw``); None: not scored.
+    nsfw_score: float | None = None
 
     @property
     def ok(self) -> bool:

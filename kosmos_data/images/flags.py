@@ -43,6 +43,19 @@ def add_image_flags(parser: argparse.ArgumentParser) -> None:
         help="earlier run directory: reuse its fetched images, re-fetch only what failed",
     )
     g.add_argument(
+        "--nsfw-filter",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="score images with open_nsfw and drop NSFW ones (default: on)",
+    )
+    g.add_argument("--nsfw-image-threshold", type=float, default=None, help="drop image (0.5)")
+    g.add_argument("--nsfw-document-threshold", type=float, default=None, help="drop doc (0.8)")
+    g.add_argument(
+        "--block-image-hashes",
+        default=None,
+        help="file of known-bad image pHashes (one per line): matches are dropped, never stored",
+    )
+    g.add_argument(
         "--image-mirror",
         default=None,
         help="fetch every image as MIRROR/<host>/<path> (an internal mirror, or the demo server)",
@@ -67,4 +80,8 @@ def image_flag_values(opts) -> dict[str, object]:
         "decontam_phash_threshold": opts.decontam_phash_threshold,
         "status_from": opts.image_status_from,
         "mirror": opts.image_mirror,
+        "nsfw_filter": opts.nsfw_filter,
+        "nsfw_image_threshold": opts.nsfw_image_threshold,
+        "nsfw_document_threshold": opts.nsfw_document_threshold,
+        "block_hashes": opts.block_image_hashes,
     }
