@@ -44,6 +44,10 @@ class RawPage:
     http_charset: str | None
     payload: bytes
     truncated: bool = False  # WARC-Truncated present or payload cut at the size cap
+    #: The archived response headers the opt-out step reads (``X-Robots-Tag``,
+    #: ``tdm-reservation``, ``tdm-policy``, ``Link``; ``kosmos_data.safety.optout``), as
+    #: (name, value) pairs in archive order; other headers are not kept.
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(slots=True)

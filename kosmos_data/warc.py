@@ -75,6 +75,7 @@ from dataclasses import dataclass, replace
 from typing import BinaryIO
 
 from kosmos_data.records import DeadLetter, Provenance, RawPage
+from kosmos_data.safety.headers import optout_headers
 
 __all__ = ["READ_STAGE", "ReadConfig", "iter_records"]
 
@@ -565,7 +566,7 @@ def _warc_item(rec, offset_of, warc_file: str, config: ReadConfig) -> RawPage | 
             raise _CutShort("record block cut short by the end of the file", prov)
         return RawPage(prov, rtype, None, None, None, b"", truncated)
     status: int | None = None
-    transfer = content = None
+    transfer = content = hh = None
     if rec.is_http:
         try:
             rec.parse_http(quirks_mode=True)
@@ -598,7 +599,10 @@ def _warc_item(rec, offset_of, warc_file: str, config: ReadConfig) -> RawPage | 
     if len(body) + rest < expected:
         raise _CutShort("record block cut short by the end of the file", prov)
     truncated = truncated or rest > 0
-    return _finish(prov, rtype, status, mime, charset, body, transfer, content, truncated, cap)
+    page = _finish(prov, rtype, status, mime, charset, body, transfer, content, truncated, cap)
+    if hh is not None and isinstance(page, RawPage):
+        page.headers = optout_headers(hh.astuples())
+    return page
 
 
 def _finish(
@@ -668,7 +672,7 @@ def _arc_item(rec, warc_file: str, config: ReadConfig) -> RawPage | DeadLetter:
     truncated = False
     if len(body) >= cap:
         truncated = bool(rec.raw_stream.read(1))
-    return _finish(
+    page = _finish(
         prov,
         rtype,
         status,
@@ -680,3 +684,6 @@ def _arc_item(rec, warc_file: str, config: ReadConfig) -> RawPage | DeadLetter:
         truncated,
         cap,
     )
+    if isinstance(page, RawPage):
+        page.headers = optout_headers(hh.headers)
+    return page

@@ -4,8 +4,8 @@
 
 Graph (every label stable, so Dataflow update/drain and metrics keep their names)::
 
-    ReadWarcRecords -> Prefilter -> ExtractInterleavedDocs -> IdentifyLanguage
-        -> FilterQuality -> ApplyKosmosSampling -> WriteDocs
+    ReadWarcRecords -> Prefilter -> HonourOptOuts -> ExtractInterleavedDocs -> IdentifyLanguage
+        -> FilterQuality -> ApplyKosmosSampling -> RedactPii -> WriteDocs
     (every step) -> dropped -> WriteDropped ; dead letters -> WriteDeadLetters
     (every step) -> stats -> WriteFunnel
 
@@ -64,9 +64,19 @@ from kosmos_data.outputs import (
     OutputConfig,
 )
 from kosmos_data.prefilter import PrefilterConfig
+from kosmos_data.safety.optout import OptOutConfig
+from kosmos_data.safety.pii import PiiConfig
 from kosmos_data.sampling import SamplingConfig
 from kosmos_data.shards import ShardConfig, interleaved_sample
-from kosmos_data.stages import ExtractStep, LanguageStep, PrefilterStep, QualityStep, SamplingStep
+from kosmos_data.stages import (
+    ExtractStep,
+    LanguageStep,
+    OptOutStep,
+    PiiStep,
+    PrefilterStep,
+    QualityStep,
+    SamplingStep,
+)
 from kosmos_data.warc import ReadConfig
 from pipelines.common import (
     WriteRunOutputs,
@@ -93,10 +103,12 @@ class InterleavedConfig:
     output: str
     read: ReadConfig = field(default_factory=ReadConfig)
     prefilter: PrefilterConfig = field(default_factory=PrefilterConfig)
+    optout: OptOutConfig = field(default_factory=OptOutConfig)
     extract: ExtractConfig = field(default_factory=ExtractConfig)
     langid: LangIdConfig = field(default_factory=LangIdConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    pii: PiiConfig = field(default_factory=PiiConfig)
     outputs: OutputConfig = field(default_factory=OutputConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
     decontam: DecontamConfig = field(default_factory=DecontamConfig)
@@ -145,6 +157,19 @@ class InterleavedOptions:
         parser.add_argument("--single-image-keep-prob", type=float, default=None)
         parser.add_argument("--seed", type=int, default=None, help="sampling seed")
         parser.add_argument("--no-reshuffle", action="store_true")
+        parser.add_argument(
+            "--honour-optouts",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="drop pages whose archived response opts out of AI use (X-Robots-Tag noai/"
+            "noimageai, robots <meta>, TDMRep); default: on",
+        )
+        parser.add_argument(
+            "--redact-pii",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="replace e-mail/IP addresses and phone numbers in kept text (default: on)",
+        )
         add_dedup_flags(parser)
         add_decontam_flags(parser)
         add_image_flags(parser)
@@ -167,6 +192,7 @@ def config_from_options(opts: InterleavedOptions) -> InterleavedConfig:
             PrefilterConfig,
             {"max_payload_bytes": opts.max_payload_bytes, "url_blocklist_file": opts.url_blocklist},
         ),
+        "optout": (OptOutConfig, {"enabled": opts.honour_optouts}),
         "extract": (ExtractConfig, {"mode": opts.extractor, "timeout_s": opts.extract_timeout}),
         "langid": (
             LangIdConfig,
@@ -181,6 +207,7 @@ def config_from_options(opts: InterleavedOptions) -> InterleavedConfig:
                 "seed": opts.seed,
             },
         ),
+        "pii": (PiiConfig, {"enabled": opts.redact_pii}),
         "dedup": (DedupConfig, dedup_flag_values(opts)),
         "decontam": (DecontamConfig, decontam_flag_values(opts)),
         "images": (ImageConfig, image_flag_values(opts)),
@@ -213,7 +240,7 @@ def prepare_output(config: InterleavedConfig) -> None:
 
 def per_file_description(config: InterleavedConfig) -> dict:
     """What determines the per-file checkpoints: a resumed run must match it exactly."""
-    stages = ("read", "prefilter", "extract", "langid", "quality", "sampling")
+    stages = ("read", "prefilter", "optout", "extract", "langid", "quality", "sampling", "pii")
     return {
         "pipeline": "interleaved",
         "archives": list(config.archives),
@@ -233,18 +260,20 @@ def build(pipeline: beam.Pipeline, config: InterleavedConfig) -> dict[str, beam.
     read = pipeline | "ReadWarcRecords" >> ReadWarcRecords(todo, config.read)
     _ = read[FILE_STATS_TAG] | "ReadProgress" >> LogReadProgress(len(todo), started_at)
     pre = read.pages | "Prefilter" >> ApplyStep(PrefilterStep(config.prefilter))
-    ext = pre.kept | "ExtractInterleavedDocs" >> ExtractInterleavedDocs(
+    opt = pre.kept | "HonourOptOuts" >> ApplyStep(OptOutStep(config.optout))
+    ext = opt.kept | "ExtractInterleavedDocs" >> ExtractInterleavedDocs(
         ExtractStep(config.extract), reshuffle=config.reshuffle_pages
     )
     lang = ext.docs | "IdentifyLanguage" >> ApplyStep(LanguageStep(config.langid))
     qual = lang.kept | "FilterQuality" >> ApplyStep(QualityStep(config.quality))
     samp = qual.kept | "ApplyKosmosSampling" >> ApplyStep(SamplingStep(config.sampling))
-    per_file_steps = (read, pre, ext, lang, qual, samp)
+    pii = samp.kept | "RedactPii" >> ApplyStep(PiiStep(config.pii))
+    per_file_steps = (read, pre, opt, ext, lang, qual, samp, pii)
     # Checkpoint per archive; from here on docs/dropped/dead/per-file stats cover every
     # archive of the run, including those completed by an earlier attempt.
     ckpt = {
-        "docs": samp.kept,
-        "dropped": (pre[DROPPED_TAG], lang[DROPPED_TAG], qual[DROPPED_TAG], samp[DROPPED_TAG])
+        "docs": pii.kept,
+        "dropped": tuple(s[DROPPED_TAG] for s in (pre, opt, lang, qual, samp))
         | "FlattenDropped" >> beam.Flatten(),
         "dead_letter": (read[DEAD_TAG], ext[DEAD_TAG]) | "FlattenDeadLetters" >> beam.Flatten(),
         "file_stats": tuple(s[FILE_STATS_TAG] for s in per_file_steps)
@@ -264,8 +293,8 @@ def build(pipeline: beam.Pipeline, config: InterleavedConfig) -> dict[str, beam.
 
     _ = (docs, dropped, dead) | "WriteRunOutputs" >> WriteRunOutputs(out, config.outputs)
     run_config = as_jsonable(
-        {k: getattr(config, k) for k in ("read", "prefilter", "extract", "langid")}
-        | {k: getattr(config, k) for k in ("quality", "sampling", "outputs", "images")}
+        {k: getattr(config, k) for k in ("read", "prefilter", "optout", "extract", "langid")}
+        | {k: getattr(config, k) for k in ("quality", "sampling", "pii", "outputs", "images")}
         | {"dedup": config.dedup, "decontam": config.decontam, "shards": config.shards}
     )
     if config.images.fetch:  # shards carry image bytes: only a run that fetched them

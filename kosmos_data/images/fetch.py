@@ -68,6 +68,7 @@ from kosmos_data.images.ssrf import (
 )
 from kosmos_data.records import FetchedImage
 from kosmos_data.safety.images import ImageSafety
+from kosmos_data.safety.tdmrep import TDMREP_MAX_BYTES, TdmRepCache, header_reserved
 
 #: HTTP statuses worth another attempt (img2dataset retries everything; we skip 4xx).
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -200,6 +201,7 @@ class ImageFetcher:
         self.guard = AddressGuard(c.allow_private_addresses, self.resolver, self.allowed_endpoints)
         self.opener = build_opener(self.guard, c.max_redirects)
         self.robots = RobotsCache(self._fetch_robots, c.user_agent_token.lower())
+        self.tdmrep = TdmRepCache(self._fetch_tdmrep) if c.respect_tdmrep else None
         self.directives = {d.strip().lower() for d in c.disallowed_header_directives}
         self._pool = ThreadPoolExecutor(c.threads, thread_name_prefix="image-fetch")
         self._ready = True
@@ -228,6 +230,38 @@ class ImageFetcher:
         except (OSError, http.client.HTTPException, ValueError) as e:
             return None, b"", f"{type(e).__name__}: {e}"
 
+    # --- TDMRep (kosmos_data.safety.tdmrep): own functions, beside robots.txt ---------------
+
+    def _tdm_header_verdict(self, headers) -> str | None:
+        return header_reserved(headers) if self.config.respect_tdmrep else None
+
+    def _tdmrep_verdict(self, url: str) -> tuple[str, str] | None:
+        return self.tdmrep.verdict(url) if self.tdmrep is not None else None
+
+    def _fetch_tdmrep(self, url: str) -> tuple[int | None, bytes, str]:
+        """``/.well-known/tdmrep.json`` through the guarded opener, capped at
+        ``TDMREP_MAX_BYTES`` and bounded by one overall deadline of ``timeout_s``."""
+        deadline = time.monotonic() + self.config.timeout_s
+        try:
+            with self.opener.open(self._request(url), timeout=self.config.timeout_s) as r:
+                chunks, size = [], 0
+                while size < TDMREP_MAX_BYTES:
+                    if time.monotonic() > deadline:
+                        return None, b"", "deadline"
+                    chunk = r.read1(min(_CHUNK, TDMREP_MAX_BYTES - size))
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                    size += len(chunk)
+                return r.status, b"".join(chunks), "fetched"
+        except urllib.error.HTTPError as e:
+            e.close()
+            return e.code, b"", f"http {e.code}"
+        except BlockedURL as e:
+            return None, b"", f"{e.reason}: {e}"
+        except (OSError, http.client.HTTPException, ValueError) as e:
+            return None, b"", f"{type(e).__name__}: {e}"
+
     def _download_once(self, url: str) -> Download:
         c = self.config
         deadline = time.monotonic() + 3 * c.timeout_s
@@ -238,6 +272,9 @@ class ImageFetcher:
                     r.headers, c.user_agent_token.lower(), self.directives
                 ):
                     return Download("x_robots_tag", http_status=status, error="X-Robots-Tag")
+                reserved = self._tdm_header_verdict(r.headers)
+                if reserved:
+                    return Download(reserved, http_status=status, error="tdm-reservation: 1")
                 length = r.headers.get("Content-Length")
                 if length and length.isdigit() and int(length) > c.max_bytes:
                     error = f"Content-Length {length}"
@@ -280,6 +317,9 @@ class ImageFetcher:
             verdict = self.robots.verdict(url)
             if verdict:
                 return Download(verdict, error=self.robots.rules_for(url).note)
+        reserved = self._tdmrep_verdict(url)
+        if reserved:
+            return Download(reserved[0], error=reserved[1])
         result = Download("connection_error")
         for attempt in range(1, self.config.retries + 2):
             result = self._download_once(url)
