@@ -54,7 +54,7 @@ from urllib.parse import urljoin, urlsplit
 
 from kosmos_data.images.config import ImageConfig
 from kosmos_data.images.filters import check_header, probe
-from kosmos_data.images.phash import to_hex
+from kosmos_data.images.phash import from_hex, to_hex
 from kosmos_data.images.pixels import Pixels
 from kosmos_data.images.pixels import decode as decode_pixels
 from kosmos_data.images.robots import ROBOTS_MAX_BYTES, RobotsCache
@@ -378,6 +378,13 @@ class ImageFetcher:
         self.setup()
         img = self.prepare("", Download("ok", data, 200, 1))
         return img.data if img.ok else None
+
+    def phash_of(self, data: bytes) -> int | None:
+        """The pHash the stage computes for ``data`` (through the run's filters and resize),
+        or None when the image would not pass them; for hash lists (``--block-image-hashes``)."""
+        self.setup()
+        img, _ = self._decode("", Download("ok", data, 200, 1))
+        return from_hex(img.phash) if img.ok and img.phash else None
 
     def fetch(self, url: str) -> FetchedImage:
         self.setup()

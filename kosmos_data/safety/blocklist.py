@@ -23,11 +23,12 @@ both sides and errs towards blocking.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from kosmos_data.images.phash import to_hex
+from kosmos_data.images.phash import IMAGE_SUFFIXES, to_hex
 
 HEADER = "# kosmos-data block phash resize_key="
 _HEX16 = re.compile(r"[0-9a-fA-F]{16}")
@@ -76,3 +77,14 @@ class BlockList:
 def write_block_file(hashes: dict[str, int], path: str | Path, resize_key: str) -> None:
     lines = [HEADER + resize_key] + [f"{to_hex(hashes[n])} {n}" for n in sorted(hashes)]
     Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def hash_images(directory: Path, hasher: Callable[[bytes], int | None]) -> dict[str, int]:
+    """``hasher`` (``ImageFetcher.phash_of``) of every usable image under ``directory``."""
+    out: dict[str, int] = {}
+    for f in sorted(directory.rglob("*")):
+        if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES:
+            h = hasher(f.read_bytes())
+            if h is not None:
+                out[f.relative_to(directory).as_posix()] = h
+    return out
