@@ -38,7 +38,7 @@ def test_planted_pii_replaced_with_stable_placeholders():
 
 def test_look_alikes_untouched():
     text, counts = redact(LOOK_ALIKES)
-    assert text == LOOK_ALIKES, [a for a, b in zip(text.split(), LOOK_ALIKES.split()) if a != b]
+    assert text == LOOK_ALIKES
     assert counts == {"email": 0, "ip": 0, "phone": 0}
 
 
