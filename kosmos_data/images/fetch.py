@@ -337,6 +337,7 @@ class ImageFetcher:
     def prepare(self, url: str, dl: Download) -> FetchedImage:
         """Turn downloaded bytes into a resized image, or a filter reason (one image: the
         classifier runs on a batch of one; ``fetch_many`` batches it)."""
+        self.setup()
         img, pixels = self._decode(url, dl)
         return self.safety.judge([(img, pixels)])[0]
 
