@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from PIL import Image
 
@@ -37,11 +37,18 @@ NSFW_IMAGE = "nsfw_image"
 NSFW_DOCUMENT = "nsfw_document"
 
 
+#: Scores remembered per worker, by sha256 of the bytes (a score is a pure function of the
+#: bytes: batched and single inference agree exactly, ``tests/safety/test_images.py``), so
+#: CDN copies and repeated site images are classified once. ~100 B an entry.
+SCORE_CACHE_SIZE = 100_000
+
+
 @dataclass(slots=True)
 class ImageSafety:
     config: ImageConfig
     blocklist: BlockList | None = None
     classifier: NsfwClassifier | None = None
+    _scores: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, config: ImageConfig) -> ImageSafety:
@@ -74,13 +81,21 @@ class ImageSafety:
             img.error = f"nsfw score {img.nsfw_score} > {self.config.nsfw_image_threshold}"
 
     def judge(self, batch: Sequence[tuple[FetchedImage, Pixels | None]]) -> list[FetchedImage]:
-        todo = []
+        """Block-list, then one classifier call for the batch's not yet scored bytes."""
+        if len(self._scores) + len(batch) > SCORE_CACHE_SIZE:
+            self._scores.clear()
+        todo: dict[str, object] = {}
         for img, px in batch:
-            if not self._block(img) and img.ok and px is not None and self.classifier:
-                todo.append((img, px.nsfw_input))
+            if self._block(img) or not img.ok or px is None or self.classifier is None:
+                continue
+            if img.sha256 not in self._scores:
+                todo.setdefault(img.sha256, px.nsfw_input)
         if todo:
-            for (img, _), s in zip(todo, self.classifier.scores([x for _, x in todo]), strict=True):
-                self._apply_score(img, s)
+            scores = self.classifier.scores(list(todo.values()))
+            self._scores.update(zip(todo, scores, strict=True))
+        for img, px in batch:
+            if img.ok and px is not None and self.classifier is not None:
+                self._apply_score(img, self._scores[img.sha256])
         return [img for img, _ in batch]
 
     def recheck(self, img: FetchedImage) -> FetchedImage:

@@ -242,3 +242,17 @@ def test_tdmrep_fetch_has_an_overall_deadline(tmp_path):
         note = fetcher.tdmrep.rules_for(s.url("/")).note
     assert img.ok, img.reason
     assert "timed out" in note or "deadline" in note or "Timeout" in note, note
+
+
+def test_same_bytes_scored_once_per_worker():
+    """Two URLs with the same bytes cost one inference; the score is the same."""
+    data = (photos_dir() / "coffee.png").read_bytes()
+    fetcher = ImageFetcher(ImageConfig())
+    fetcher.setup()
+    calls = []
+    real = fetcher.safety.classifier.scores
+    fetcher.safety.classifier.scores = lambda xs: calls.append(len(xs)) or real(xs)
+    batch = [fetcher._decode(u, Download("ok", data, 200, 1)) for u in ("a", "b")]
+    a, b = fetcher.safety.judge(batch)
+    again = fetcher.prepare("c", Download("ok", data, 200, 1))
+    assert calls == [1] and a.nsfw_score == b.nsfw_score == again.nsfw_score is not None
