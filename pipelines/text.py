@@ -42,9 +42,10 @@ from kosmos_data.filters.langid import LangIdConfig
 from kosmos_data.filters.quality import QualityConfig
 from kosmos_data.funnel import CORPUS_STAGES
 from kosmos_data.outputs import OutputConfig
+from kosmos_data.safety.pii import PiiConfig
 from kosmos_data.shards import ShardConfig, text_sample
 from kosmos_data.sources import TextReadConfig, text_document
-from kosmos_data.stages import LanguageStep, QualityStep
+from kosmos_data.stages import LanguageStep, PiiStep, QualityStep
 from pipelines.common import (
     WriteRunOutputs,
     add_input_args,
@@ -61,7 +62,7 @@ from pipelines.common import (
 log = logging.getLogger(__name__)
 
 SUBDIRS = ("docs", "dropped", "dead_letter", "shards")
-TEXT_STAGES = ("read", "langid", "quality", *CORPUS_STAGES)
+TEXT_STAGES = ("read", "langid", "quality", "pii", *CORPUS_STAGES)
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class TextConfig:
     read: TextReadConfig = field(default_factory=TextReadConfig)
     langid: LangIdConfig = field(default_factory=LangIdConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
+    pii: PiiConfig = field(default_factory=PiiConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
     decontam: DecontamConfig = field(default_factory=DecontamConfig)
     shards: ShardConfig = field(default_factory=ShardConfig)
@@ -110,6 +112,7 @@ def config_from_options(opts: argparse.Namespace) -> TextConfig:
         "read": (TextReadConfig, {"text_field": opts.text_field, "meta_field": opts.meta_field}),
         "langid": (LangIdConfig, {"languages": langs, "threshold": opts.language_threshold}),
         "quality": (QualityConfig, {}),
+        "pii": (PiiConfig, {}),
         "dedup": (DedupConfig, dedup_flag_values(opts)),
         "decontam": (DecontamConfig, decontam_flag_values(opts)),
         **output_sections(opts),
@@ -138,6 +141,9 @@ def build(pipeline: beam.Pipeline, config: TextConfig) -> dict[str, beam.PCollec
         qual = kept | "FilterQuality" >> ApplyStep(QualityStep(config.quality))
         steps.append(qual)
         kept = qual.kept
+    pii = kept | "RedactPii" >> ApplyStep(PiiStep(config.pii))
+    steps.append(pii)
+    kept = pii.kept
     dropped = tuple(s[DROPPED_TAG] for s in steps) | "FlattenDropped" >> beam.Flatten()
     refilter = QualityRefilter(config.quality) if config.filter_quality else None
     kept, dropped, dedup_stats, dedup_extra = add_dedup_stages(
@@ -146,7 +152,7 @@ def build(pipeline: beam.Pipeline, config: TextConfig) -> dict[str, beam.PCollec
     dead = (read[DEAD_TAG],) | "FlattenDeadLetters" >> beam.Flatten()
     _ = (kept, dropped, dead) | "WriteRunOutputs" >> WriteRunOutputs(out, config.outputs)
     run_config = as_jsonable(
-        {k: getattr(config, k) for k in ("read", "langid", "quality", "dedup", "decontam")}
+        {k: getattr(config, k) for k in ("read", "langid", "quality", "pii", "dedup", "decontam")}
         | {"shards": config.shards}
     )
     _ = (

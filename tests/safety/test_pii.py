@@ -67,3 +67,38 @@ def test_pii_step_counts_per_kind_and_keeps_the_document():
     assert doc.segments[0].text == "Mail email@example.com today."
     assert doc.segments[1].image.alt == "photo by 192.0.2.1"
     assert doc.segments[2].text == "Phone 555-0100, v1.2.3."
+
+
+def test_text_job_replaces_planted_pii_and_counts_it(tmp_path):
+    """Real English pages (../shared/data/html) with planted PII, through the text job."""
+    import gzip
+    import json
+    from pathlib import Path
+
+    from kosmos_data.outputs import read_parquet_dir
+    from pipelines import text
+    from tests.beam.conftest import load_funnel
+
+    html_dir = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "html"
+    pages = sorted((html_dir / "html_text").glob("*.txt"))
+    assert len(pages) >= 3, f"missing real pages in {html_dir}"
+    src = tmp_path / "in.jsonl.gz"
+    rows = []
+    for i, p in enumerate(pages[:3]):
+        body = p.read_text(encoding="utf-8")
+        planted = f"\n\nContact the editor at editor{i}@books-example.org or (212) 555-01{i}7."
+        rows.append({"id": f"r{i}", "text": body + planted + " Released as v2.10.3 on 2024-12-01."})
+    with gzip.open(src, "wt", encoding="utf-8") as f:
+        f.write("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "run"
+    text.run(["--input", str(src), "--output", str(out), "--no-quality-filter"])
+    docs = read_parquet_dir(str(out / "docs")).to_pylist()
+    assert docs, "no document kept"
+    for d in docs:
+        joined = "\n".join(t for t in d["texts"] if t)
+        assert "books-example.org" not in joined and "(212) 555" not in joined
+        assert "email@example.com" in joined and "555-0100" in joined
+        assert "v2.10.3 on 2024-12-01" in joined
+    funnel = load_funnel(out)
+    assert funnel["safety"]["pii_replaced"]["email"] >= len(docs)
+    assert funnel["safety"]["pii_replaced"]["phone"] >= len(docs)
