@@ -54,6 +54,7 @@ from kosmos_data.images.status import (
     status_row,
 )
 from kosmos_data.records import Document, Dropped, FetchedImage
+from kosmos_data.safety.blocklist import BlockList
 from kosmos_data.safety.images import NSFW_DOCUMENT
 
 STAGE = "images"
@@ -355,7 +356,10 @@ def add_image_stage(docs, dropped, config: ImageConfig, output: str):
 
 def check_status_from(config: ImageConfig, output: str) -> None:
     """A rerun reads its previous status from another directory than it writes, and that
-    directory must hold status shards (checked before the job starts)."""
+    directory must hold status shards (checked before the job starts). A block list
+    (``--block-image-hashes``) is read once here too, so a bad one fails before the job."""
+    if config.block_hashes:
+        BlockList.from_file(config.block_hashes, config.block_hash_threshold, config.resize_key)
     if not config.status_from:
         return
     if FileSystems.join(config.status_from, "") == FileSystems.join(output, ""):

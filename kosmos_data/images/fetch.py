@@ -82,7 +82,7 @@ def load_img2dataset():
     os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
     from img2dataset.downloader import is_disallowed
 
-    return None, is_disallowed
+    return is_disallowed
 
 
 class _GuardedHTTPHandler(urllib.request.HTTPHandler):
@@ -196,7 +196,7 @@ class ImageFetcher:
         if self._ready:
             return
         c = self.config
-        _, self._is_disallowed = load_img2dataset()
+        self._is_disallowed = load_img2dataset()
         self.safety = ImageSafety.from_config(c)
         self.guard = AddressGuard(c.allow_private_addresses, self.resolver, self.allowed_endpoints)
         self.opener = build_opener(self.guard, c.max_redirects)
@@ -375,9 +375,10 @@ class ImageFetcher:
         return out, px
 
     def resize(self, data: bytes) -> bytes | None:
-        """The run's resize of ``data`` if it passes the filters (for evaluation images)."""
+        """The run's resize of ``data`` if it passes the filters (for evaluation images: the
+        safety rules, block list and classifier, are not applied to them)."""
         self.setup()
-        img = self.prepare("", Download("ok", data, 200, 1))
+        img, _ = self._decode("", Download("ok", data, 200, 1))
         return img.data if img.ok else None
 
     def phash_of(self, data: bytes) -> int | None:
