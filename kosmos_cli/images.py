@@ -2,6 +2,8 @@
 
 * ``hash-eval DIR --out FILE``: pHash every evaluation image once (through the same resize
   as a run with these settings), for ``--eval-images FILE`` on large evaluation sets;
+* ``hash-block DIR --out FILE``: a ``--block-image-hashes`` list from a directory of
+  known-bad images (through the same resize as a run with these settings);
 * ``status RUN_DIR``: image outcomes of a run, per URL, from ``image_status/``;
 * ``serve PHOTOS_DIR [--port N]``: the local test/demo image server on 127.0.0.1 (use its
   printed mirror with ``--image-mirror ... --allow-private-addresses``).
@@ -24,6 +26,11 @@ def _parser() -> argparse.ArgumentParser:
     h.add_argument("--out", required=True)
     h.add_argument("--image-size", type=int, default=ImageConfig().image_size)
     h.add_argument("--resize-mode", choices=RESIZE_MODES, default=ImageConfig().resize_mode)
+    b = sub.add_parser("hash-block", help="pHash a directory of known-bad images")
+    b.add_argument("directory")
+    b.add_argument("--out", required=True)
+    b.add_argument("--image-size", type=int, default=ImageConfig().image_size)
+    b.add_argument("--resize-mode", choices=RESIZE_MODES, default=ImageConfig().resize_mode)
     st = sub.add_parser("status", help="image outcomes of a run (image_status/)")
     st.add_argument("run_dir")
     sv = sub.add_parser("serve", help="serve a photo directory on 127.0.0.1")
@@ -49,6 +56,22 @@ def main(argv: list[str]) -> int:
         hashes = hash_directory(Path(args.directory), fetcher.resize)
         write_hash_file(hashes, args.out, cfg.resize_key)
         print(f"{len(hashes)} evaluation image hashes -> {args.out} ({cfg.resize_key})")
+        return 0
+    if args.cmd == "hash-block":
+        from pathlib import Path
+
+        from kosmos_data.images.fetch import ImageFetcher
+        from kosmos_data.safety.blocklist import hash_images, write_block_file
+
+        cfg = ImageConfig(
+            image_size=args.image_size, resize_mode=args.resize_mode, nsfw_filter=False
+        )
+        if not Path(args.directory).is_dir():
+            print(f"error: {args.directory} is not a directory", file=sys.stderr)
+            return 2
+        hashes = hash_images(Path(args.directory), ImageFetcher(cfg).phash_of)
+        write_block_file(hashes, args.out, cfg.resize_key)
+        print(f"{len(hashes)} blocked image hashes -> {args.out} ({cfg.resize_key})")
         return 0
     if args.cmd == "status":
         from kosmos_data.images.status import read_status, status_files

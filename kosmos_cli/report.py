@@ -125,6 +125,33 @@ def _pct(part: float, whole: float) -> str:
     return f"{100.0 * part / whole:.2f}%" if whole else "–"
 
 
+def _safety_section(safety: Mapping[str, object]) -> str:
+    """Safety and rights (``funnel.json: safety``; ``kosmos_data.safety``): pages dropped by
+    the opt-out signal that decided, PII replaced per kind, images blocked by hash list,
+    NSFW score, or TDM reservation, and documents dropped whole for an NSFW image."""
+    optout = dict(safety.get("optout", {}) or {})
+    pii = dict(safety.get("pii_replaced", {}) or {})
+    images = dict(safety.get("images", {}) or {})
+    nsfw_docs = int(safety.get("nsfw_documents", 0) or 0)  # type: ignore[arg-type]
+    rows = [["page opt-out", _e(r), _fmt(n)] for r, n in sorted(optout.items())]
+    rows += [["PII replaced", _e(k), _fmt(n)] for k, n in sorted(pii.items())]
+    rows += [["image URLs", _e(r), _fmt(n)] for r, n in sorted(images.items())]
+    rows.append(["documents", "nsfw_document", _fmt(nsfw_docs)])
+    return f"""<h2>Safety and rights</h2>
+<p class="muted">Pages whose archived response opted out of AI use (X-Robots-Tag noai /
+noimageai, robots &lt;meta&gt;, W3C TDMRep), PII replaced by placeholders in kept text,
+images dropped by a known-bad hash list, the open_nsfw classifier or a TDM reservation, and
+documents dropped whole for an NSFW image (OBELICS' rule).</p>
+<div class="kpi">
+<div><b>{_fmt(sum(optout.values()))}</b>pages opted out</div>
+<div><b>{_fmt(sum(pii.values()))}</b>PII replacements</div>
+<div><b>{_fmt(int(images.get("nsfw_image", 0)))}</b>NSFW images</div>
+<div><b>{_fmt(nsfw_docs)}</b>NSFW documents</div>
+<div><b>{_fmt(int(images.get("blocked_hash", 0)))}</b>blocked by hash list</div>
+</div>
+{_table(["rule", "reason", "count"], rows)}"""
+
+
 def render_report(funnel: Mapping[str, object], title: str = "") -> str:
     """The HTML page for one ``funnel.json`` (a pure function: same funnel, same bytes)."""
     stages = list(funnel.get("stages", []))  # type: ignore[arg-type]
@@ -166,6 +193,8 @@ def render_report(funnel: Mapping[str, object], title: str = "") -> str:
         ((r, float(n)) for r, n in (images.get("dropped_by_reason", {}) or {}).items()),
         key=lambda kv: (-kv[1], kv[0]),
     )
+
+    safety_html = _safety_section(funnel.get("safety", {}) or {})
 
     wall = float(run.get("wall_seconds", 0) or 0)
     records_read = int(run.get("records_read", 0) or 0)
@@ -221,6 +250,7 @@ document, in reading order).</p></div>
 <p class="muted">{_fmt(int(br.get("distinct_domains", 0) or 0))} distinct domains among kept
 documents.</p></div>
 </div>
+{safety_html}
 <h2>Throughput</h2>
 <div class="kpi">{throughput}</div>
 </body></html>

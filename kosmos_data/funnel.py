@@ -34,6 +34,8 @@ IMAGE_FETCH = "image_fetch"
 #: One event per extracted document that carries a confidence, reason = its decile
 #: ("0.8-0.9"); fast documents that fell back to fidelity add one ``fallback:<outcome>``.
 EXTRACT_CONFIDENCE = "extract_confidence"
+#: PII replaced in kept text, reason = kind (email, ip, phone); ``kosmos_data.safety.pii``.
+PII_REPLACED = "pii_replaced"
 
 #: Deduplication and decontamination, in order: every job that runs them lists them.
 CORPUS_STAGES: tuple[str, ...] = (
@@ -47,11 +49,13 @@ CORPUS_STAGES: tuple[str, ...] = (
 INTERLEAVED_STAGES: tuple[str, ...] = (
     "read",
     "prefilter",
+    "optout",
     "decode",
     "extract",
     "langid",
     "quality",
     "sampling",
+    "pii",
     *CORPUS_STAGES,
     "images",
 )
@@ -136,6 +140,7 @@ def build_funnel(
         funnel["images"]["fetch_by_reason"] = {  # type: ignore[index]
             r: n for stage_counts in fetched.values() for r, n in stage_counts.items()
         }
+    funnel["safety"] = safety_summary(dropped, by(PII_REPLACED), by(IMAGE_DROPPED), fetched)
     if extra:
         funnel.update(extra)
     return funnel
@@ -155,6 +160,40 @@ def confidence_counters(doc) -> dict[CountKey, int]:
     if fallback:
         out[(EXTRACT_CONFIDENCE, "extract", f"fallback:{fallback}")] = 1
     return out
+
+
+#: Image-level safety and rights reasons (``kosmos_data.safety``): per distinct URL fetched.
+SAFETY_FETCH_REASONS = (
+    "x_robots_tag",
+    "tdm_reservation",
+    "tdmrep_reserved",
+    "blocked_hash",
+    "nsfw_image",
+)
+
+
+def safety_summary(
+    dropped: Mapping[str, Mapping[str, int]],
+    pii: Mapping[str, Mapping[str, int]],
+    image_dropped: Mapping[str, Mapping[str, int]],
+    fetched: Mapping[str, Mapping[str, int]],
+) -> dict[str, object]:
+    """The ``safety`` section: what the opt-out, PII, hash-list and NSFW rules removed.
+
+    ``optout`` counts pages by the signal that decided (``noai_header``, ``noai_meta``,
+    ``tdm_reservation_header``, ...); ``images`` counts distinct image URLs by fetch-time
+    reason and image occurrences dropped for those reasons; ``nsfw_documents`` the documents
+    dropped whole (OBELICS' rule); ``pii_replaced`` the replacements per kind.
+    """
+    fetch = {r: n for stage in fetched.values() for r, n in stage.items()}
+    occ = {r: n for stage in image_dropped.values() for r, n in stage.items()}
+    return {
+        "optout": dict(sorted(dropped.get("optout", {}).items())),
+        "pii_replaced": dict(sorted(pii.get("pii", {}).items())),
+        "images": {r: fetch[r] for r in SAFETY_FETCH_REASONS if fetch.get(r)},
+        "image_occurrences": {r: occ[r] for r in SAFETY_FETCH_REASONS if occ.get(r)},
+        "nsfw_documents": dropped.get("images", {}).get("nsfw_document", 0),
+    }
 
 
 def _last_stage_total(by_stage: Mapping[str, Mapping[str, int]], order: Sequence[str]) -> int:

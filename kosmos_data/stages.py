@@ -23,9 +23,17 @@ from kosmos_data.decode import DecodeError, decode_html
 from kosmos_data.extract import ExtractConfig, ExtractionError, ExtractionTimeout, make_extractor
 from kosmos_data.filters.langid import LangIdConfig, LanguageIdentifier
 from kosmos_data.filters.quality import QualityConfig, judge
-from kosmos_data.funnel import IMAGE_DROPPED, IMAGES_KEPT, NODE_REMOVED, confidence_counters
+from kosmos_data.funnel import (
+    IMAGE_DROPPED,
+    IMAGES_KEPT,
+    NODE_REMOVED,
+    PII_REPLACED,
+    confidence_counters,
+)
 from kosmos_data.prefilter import PrefilterConfig, prefilter
-from kosmos_data.records import DeadLetter, Document, Dropped, RawPage, Verdict
+from kosmos_data.records import DeadLetter, Document, Dropped, RawPage, Segment, Verdict
+from kosmos_data.safety.optout import OptOutConfig, optout_verdict
+from kosmos_data.safety.pii import PiiConfig, redact
 from kosmos_data.sampling import SamplingConfig, cap_images, require_images, sample_single_image
 
 #: A counter to add to the funnel: (kind, stage, reason) -> n.
@@ -40,6 +48,7 @@ class Outcome:
     counters: dict[Counter, int] = field(default_factory=dict)
     record: object | None = None  # the kept record, when the step made a new one
     dead: DeadLetter | None = None
+    detail: str = ""  # why, for ``dropped/`` (e.g. the exact opt-out signal)
 
     def kept(self, record: object) -> object | None:
         """The record to pass on, or None when the step dropped or dead-lettered it."""
@@ -72,9 +81,10 @@ def run_steps(steps: Sequence[object], record: object, counters: dict[Counter, i
             return StepsResult(dead=outcome.dead)
         if outcome.verdict is not None:
             doc = record if isinstance(record, Document) else None
-            return StepsResult(
-                dropped=Dropped(step.name, outcome.verdict, record.provenance, document=doc)
+            dropped = Dropped(
+                step.name, outcome.verdict, record.provenance, outcome.detail, document=doc
             )
+            return StepsResult(dropped=dropped)
         if outcome.record is not None:
             record = outcome.record
     return StepsResult(record=record)
@@ -206,3 +216,52 @@ class SamplingStep:
         if verdict is None:
             counters[(IMAGES_KEPT, self.name, "")] = len(doc.images)
         return Outcome(verdict, counters)
+
+
+class OptOutStep:
+    """Page-level AI opt-outs from the archived response, before extraction and any fetch
+    (``kosmos_data.safety.optout``: X-Robots-Tag, robots ``<meta>``, TDMRep)."""
+
+    name = "optout"
+
+    def __init__(self, config: OptOutConfig) -> None:
+        self.config = config
+
+    def setup(self) -> None:
+        pass
+
+    def __call__(self, page: RawPage) -> Outcome:
+        found = optout_verdict(page, self.config)
+        return Outcome(None) if found is None else Outcome(found.reason, detail=found.detail)
+
+
+class PiiStep:
+    """E-mail addresses, IP addresses and phone numbers in kept text (and alt text)
+    replaced by fixed placeholders (``kosmos_data.safety.pii``); never drops."""
+
+    name = "pii"
+
+    def __init__(self, config: PiiConfig) -> None:
+        self.config = config
+
+    def setup(self) -> None:
+        pass
+
+    def __call__(self, doc: Document) -> Outcome:
+        totals: dict[str, int] = {}
+        segments = []
+        for seg in doc.segments:
+            if seg.text:
+                text, counts = redact(seg.text, self.config)
+                seg = Segment(text=text) if text != seg.text else seg
+            elif seg.image is not None and seg.image.alt:
+                alt, counts = redact(seg.image.alt, self.config)
+                if alt != seg.image.alt:
+                    seg.image.alt = alt
+            else:
+                counts = {}
+            for kind, n in counts.items():
+                totals[kind] = totals.get(kind, 0) + n
+            segments.append(seg)
+        doc.segments = segments
+        return Outcome(None, {(PII_REPLACED, self.name, k): n for k, n in totals.items() if n})

@@ -123,6 +123,8 @@ class _Handler(BaseHTTPRequestHandler):
             if st.robots_txt is None:
                 return Route.not_found()
             return Route(200, st.robots_txt.encode(), content_type="text/plain")
+        if path.startswith("/.well-known/"):  # e.g. tdmrep.json: script it in ``routes``
+            return Route.not_found()
         if path.startswith("/photos/"):
             name = path[len("/photos/") :]
             if name in st.photos:

@@ -4,8 +4,8 @@
 
 Graph (every label stable, so Dataflow update/drain and metrics keep their names)::
 
-    ReadAndProcessArchives (read -> Prefilter -> Extract -> IdentifyLanguage
-        -> FilterQuality -> ApplyKosmosSampling, per archive) -> ... -> WriteDocs
+    ReadAndProcessArchives (read -> Prefilter -> OptOut -> Extract -> IdentifyLanguage
+        -> FilterQuality -> ApplyKosmosSampling -> RedactPii, per archive) -> ... -> WriteDocs
     (every step) -> dropped -> WriteDropped ; dead letters -> WriteDeadLetters
     (every step) -> stats -> WriteFunnel
 
@@ -57,9 +57,19 @@ from kosmos_data.images.config import ImageConfig
 from kosmos_data.inputs import InputConfig, matched_by_pipeline
 from kosmos_data.outputs import OutputConfig, keep_dropped_row
 from kosmos_data.prefilter import PrefilterConfig
+from kosmos_data.safety.optout import OptOutConfig
+from kosmos_data.safety.pii import PiiConfig
 from kosmos_data.sampling import SamplingConfig
 from kosmos_data.shards import ShardConfig, interleaved_sample
-from kosmos_data.stages import ExtractStep, LanguageStep, PrefilterStep, QualityStep, SamplingStep
+from kosmos_data.stages import (
+    ExtractStep,
+    LanguageStep,
+    OptOutStep,
+    PiiStep,
+    PrefilterStep,
+    QualityStep,
+    SamplingStep,
+)
 from kosmos_data.warc import ReadConfig, read_config_for
 from pipelines import sections
 from pipelines.common import (
@@ -86,10 +96,12 @@ class InterleavedConfig:
     output: str
     read: ReadConfig = field(default_factory=ReadConfig)
     prefilter: PrefilterConfig = field(default_factory=PrefilterConfig)
+    optout: OptOutConfig = field(default_factory=OptOutConfig)
     extract: ExtractConfig = field(default_factory=ExtractConfig)
     langid: LangIdConfig = field(default_factory=LangIdConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    pii: PiiConfig = field(default_factory=PiiConfig)
     outputs: OutputConfig = field(default_factory=OutputConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
     decontam: DecontamConfig = field(default_factory=DecontamConfig)
@@ -124,10 +136,12 @@ class InterleavedConfig:
 SECTIONS = (
     sections.READ,
     sections.PREFILTER,
+    sections.OPTOUT,
     sections.EXTRACT,
     sections.LANGID,
     sections.QUALITY,
     sections.SAMPLING,
+    sections.PII,
     sections.DEDUP,
     sections.DECONTAM,
     sections.IMAGES,
@@ -135,7 +149,16 @@ SECTIONS = (
     sections.OUTPUTS,
 )
 #: The sections whose config determines the per-archive checkpoints (``--resume``).
-PER_FILE_SECTIONS = ("read", "prefilter", "extract", "langid", "quality", "sampling")
+PER_FILE_SECTIONS = (
+    "read",
+    "prefilter",
+    "optout",
+    "extract",
+    "langid",
+    "quality",
+    "sampling",
+    "pii",
+)
 PROG = "kosmos-data run interleaved"
 
 
@@ -227,10 +250,12 @@ def build(pipeline: beam.Pipeline, config: InterleavedConfig) -> dict[str, beam.
         log.info("resume: %d archive(s) done earlier, %d to process", len(resumed), len(todo))
     steps = (
         PrefilterStep(config.prefilter),
+        OptOutStep(config.optout),
         ExtractStep(config.extract),
         LanguageStep(config.langid),
         QualityStep(config.quality),
         SamplingStep(config.sampling),
+        PiiStep(config.pii),
     )
     fn = ProcessArchiveFn(
         config.read,

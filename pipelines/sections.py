@@ -17,6 +17,8 @@ from kosmos_data.filters.quality import QualityConfig
 from kosmos_data.images.config import ImageConfig
 from kosmos_data.outputs import OutputConfig
 from kosmos_data.prefilter import PrefilterConfig
+from kosmos_data.safety.optout import OptOutConfig
+from kosmos_data.safety.pii import PiiConfig
 from kosmos_data.sampling import SamplingConfig
 from kosmos_data.shards import ShardConfig
 from kosmos_data.warc import ReadConfig
@@ -43,6 +45,18 @@ PREFILTER = Section(
     "prefilter",
     PrefilterConfig,
     aliases={"max_payload_bytes": "--max-payload-bytes", "url_blocklist_file": "--url-blocklist"},
+)
+OPTOUT = Section(
+    "optout",
+    OptOutConfig,
+    aliases={"enabled": "--honour-optouts"},
+    title="AI opt-outs (X-Robots-Tag noai/noimageai, robots <meta>, TDMRep)",
+)
+PII = Section(
+    "pii",
+    PiiConfig,
+    aliases={"enabled": "--redact-pii"},
+    title="PII placeholders (e-mail, IP addresses, phone numbers)",
 )
 EXTRACT = Section(
     "extract", ExtractConfig, aliases={"mode": "--extractor", "timeout_s": "--extract-timeout"}
@@ -116,6 +130,10 @@ IMAGES = Section(
         "decontam_phash_threshold": "--decontam-phash-threshold",
         "status_from": "--image-status-from",
         "mirror": "--image-mirror",
+        "nsfw_filter": "--nsfw-filter",
+        "nsfw_image_threshold": "--nsfw-image-threshold",
+        "nsfw_document_threshold": "--nsfw-document-threshold",
+        "block_hashes": "--block-image-hashes",
     },
     title="images",
 )

@@ -36,9 +36,10 @@ from kosmos_data.filters.langid import LangIdConfig
 from kosmos_data.filters.quality import QualityConfig
 from kosmos_data.funnel import CORPUS_STAGES
 from kosmos_data.outputs import OutputConfig
+from kosmos_data.safety.pii import PiiConfig
 from kosmos_data.shards import ShardConfig, text_sample
 from kosmos_data.sources import TextReadConfig, text_document
-from kosmos_data.stages import LanguageStep, QualityStep
+from kosmos_data.stages import LanguageStep, PiiStep, QualityStep
 from pipelines import sections
 from pipelines.common import (
     WriteRunOutputs,
@@ -53,7 +54,7 @@ from pipelines.options import ParsedJob, Section, job_parser, parse_job
 log = logging.getLogger(__name__)
 
 SUBDIRS = ("docs", "dropped", "dead_letter", "shards")
-TEXT_STAGES = ("read", "langid", "quality", *CORPUS_STAGES)
+TEXT_STAGES = ("read", "langid", "quality", "pii", *CORPUS_STAGES)
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class TextConfig:
     read: TextReadConfig = field(default_factory=TextReadConfig)
     langid: LangIdConfig = field(default_factory=LangIdConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
+    pii: PiiConfig = field(default_factory=PiiConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
     decontam: DecontamConfig = field(default_factory=DecontamConfig)
     shards: ShardConfig = field(default_factory=ShardConfig)
@@ -86,6 +88,7 @@ SECTIONS = (
     ),
     sections.LANGID,
     sections.QUALITY,
+    sections.PII,
     sections.DEDUP,
     sections.DECONTAM,
     sections.SHARDS,
@@ -136,6 +139,9 @@ def build(pipeline: beam.Pipeline, config: TextConfig) -> dict[str, beam.PCollec
         qual = kept | "FilterQuality" >> ApplyStep(QualityStep(config.quality))
         steps.append(qual)
         kept = qual.kept
+    pii = kept | "RedactPii" >> ApplyStep(PiiStep(config.pii))
+    steps.append(pii)
+    kept = pii.kept
     dropped = tuple(s[DROPPED_TAG] for s in steps) | "FlattenDropped" >> beam.Flatten()
     refilter = QualityRefilter(config.quality) if config.filter_quality else None
     kept, dropped, dedup_stats, dedup_extra = add_dedup_stages(

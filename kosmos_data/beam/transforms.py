@@ -117,7 +117,8 @@ class ApplyStepFn(beam.DoFn):
         self.counters.inc(stage, f"dropped_{outcome.verdict}")
         doc = record if isinstance(record, Document) else None
         yield TaggedOutput(
-            DROPPED_TAG, Dropped(stage, outcome.verdict, record.provenance, document=doc)
+            DROPPED_TAG,
+            Dropped(stage, outcome.verdict, record.provenance, outcome.detail, document=doc),
         )
 
 
