@@ -19,6 +19,10 @@ text share with its prompt tokens masked out of the loss.
 
 Every stream is deterministic and its position (epoch, shard, sample, unit) is saved in
 checkpoints, so a resumed run continues with exactly the batches it would have seen.
+
+``BatchLoader`` builds a rank's batches in loader processes: the rank's data is split into
+``LoaderSpec.loader_shards`` loader shards (batch k from shard k % n), which the workers
+share out, so the batch order does not depend on the number of workers.
 """
 
 from __future__ import annotations

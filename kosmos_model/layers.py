@@ -11,7 +11,10 @@ before the FFN's second linear. Its initialisation (ibid. §2.2, decoder-only ca
 (the "subln" branch of torchscale's ``Decoder.__init__``). xPos (Sun et al., 2022, "A
 Length-Extrapolatable Transformer", §3.2) rotates queries and keys like RoPE and also scales
 them with an exponential decay, so that the score of a query at position n and a key at m
-depends only on n - m and decays with |n - m|.
+depends only on n - m and decays with |n - m|. xPos and both Sub-LN sublayers follow
+Microsoft's torchscale 0.3.0 (``XPOS``, ``MultiheadAttention(subln=True,
+xpos_rel_pos=True)``, ``FeedForwardNetwork(subln=True)``) where it departs from the papers'
+text (see ``make_xpos``); ``tests/model/test_torchscale_parity.py`` checks them against it.
 """
 
 from __future__ import annotations

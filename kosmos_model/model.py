@@ -97,17 +97,28 @@ class Kosmos(nn.Module):
         self, input_ids: torch.Tensor, image_mask: torch.Tensor, pixels: torch.Tensor | None
     ) -> torch.Tensor:
         x = self.embed_tokens(input_ids)  # (B, T, D)
-        n_slots = int(image_mask.sum())
-        if n_slots:
-            if pixels is None or pixels.shape[0] * self.config.num_latents != n_slots:
-                got = 0 if pixels is None else pixels.shape[0]
-                raise ValueError(
-                    f"{n_slots} image slots need {n_slots / self.config.num_latents:g} images "
-                    f"of {self.config.num_latents} embeddings, got {got} images"
-                )
+        self._check_slots(image_mask, pixels)
+        if pixels is not None:
             img = self.encode_images(pixels).to(x.dtype)  # (N, L, D)
             x = x.masked_scatter(image_mask.unsqueeze(-1), img.reshape(-1, x.shape[-1]))
         return x
+
+    def _check_slots(self, image_mask: torch.Tensor, pixels: torch.Tensor | None) -> None:
+        """Every image gives ``num_latents`` slots. On CPU a mismatch raises ValueError; on a
+        GPU, and under ``torch.compile``, the check is an asynchronous device assert, so the
+        forward neither waits for the GPU (``int(mask.sum())`` would, every step) nor
+        breaks the compiled graph."""
+        want = 0 if pixels is None else pixels.shape[0] * self.config.num_latents
+        if image_mask.is_cuda or torch.compiler.is_compiling():
+            torch._assert_async(image_mask.sum() == want, "image slots != images x num_latents")
+            return
+        n_slots = int(image_mask.sum())
+        if n_slots != want:
+            got = 0 if pixels is None else pixels.shape[0]
+            raise ValueError(
+                f"{n_slots} image slots need {n_slots / self.config.num_latents:g} images "
+                f"of {self.config.num_latents} embeddings, got {got} images"
+            )
 
     def forward(
         self,

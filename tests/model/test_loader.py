@@ -81,10 +81,21 @@ def test_files_are_sharded_across_ranks_and_loader_shards(shard_dirs, tokenizer,
     assert sorted(len(fs) for fs in files.values()) == [2, 2, 3, 3]  # every 4th file
     all_caps = sorted(s.key for s in ks.iter_samples(dirs["captions"]))
     assert sorted(k for ks_ in ids.values() for k in ks_) == all_caps  # each sample once
+    # 2 ranks x 8 loader shards = 16 partitions for 18 captions in 3 files: split by the
+    # sample's index over all files, so every partition has some (per-file indices would
+    # leave partitions 8-15 with none: "source 'captions' yields no units").
+    wide = {}
+    for rank in range(2):
+        for v in range(8):
+            cap = _spec(dirs, tok, rank=rank, world_size=2, loader_shards=8).build(v)
+            stream = cap.streams["captions"]
+            wide[rank, v] = [s.key for f in stream.files for s in stream._samples(f)]
+    assert all(wide.values()) and sorted(k for x in wide.values() for k in x) == all_caps
     print(
         f"text: {len(all_files)} files over 4 partitions: {[len(f) for f in files.values()]}; "
         "captions: "
-        f"{len(all_caps)} samples over 4 partitions: {[len(v) for v in ids.values()]}"
+        f"{len(all_caps)} samples over 4 partitions: {[len(v) for v in ids.values()]}, over "
+        f"16: {[len(v) for v in wide.values()]}"
     )
 
 

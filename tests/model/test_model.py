@@ -6,6 +6,7 @@ import json
 import struct
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -294,3 +295,19 @@ def test_uint8_batches_are_normalised_on_the_device_like_preprocess_image():
     diff = float((a - b).abs().max())
     print(f"uint8 pixels normalised in the encoder vs preprocess_image: max abs diff {diff:.3e}")
     assert diff < 1e-6
+
+
+def test_image_slot_count_is_checked():
+    """On CPU a batch whose slots do not match its images fails with the counts (on a GPU and
+    under torch.compile the same check is an asynchronous device assert)."""
+    cfg = get_config("tiny", vocab_size=64)
+    model = Kosmos(cfg)
+    ids = torch.zeros(1, 80, dtype=torch.long)
+    mask = torch.zeros(1, 80, dtype=torch.bool)
+    mask[0, 2:66] = True
+    size = cfg.vision.image_size
+    with pytest.raises(ValueError, match=r"64 image slots need 1 images .* got 0 images"):
+        model(ids, mask, None)
+    with pytest.raises(ValueError, match=r"0 image slots .* got 1 images"):
+        model(ids, torch.zeros_like(mask), torch.zeros(1, 3, size, size, dtype=torch.uint8))
+    assert model(ids, mask, torch.zeros(1, 3, size, size, dtype=torch.uint8)).shape == (1, 80, 64)
