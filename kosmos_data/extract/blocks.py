@@ -274,7 +274,7 @@ N_TAG_GROUPS = 10
 _POSITIVE = re.compile(
     r"article|content|post|entry|story|body|text|main|prose|blog|news|page-?content"
 )
-_DIGIT = re.compile(r"\d")
+_DIGIT = re.compile(r"\d+")  # runs, summed: one match object per number, not per digit
 _SENT_END = frozenset('.!?:;"”»)…。')
 
 FEATURES = (
@@ -439,7 +439,7 @@ def block_features(blocks: list[Block], is_boilerplate_name) -> tuple[np.ndarray
                 )
                 / nw,
                 sum(map(sw, words)) / nw,
-                len(digit(t)) / nc if nc else 0.0,
+                sum(map(len, digit(t))) / nc if nc else 0.0,
                 1.0 if t and t[-1] in ends else 0.0,
                 min(15.0, nc / nw),
                 groups.get(op.tag, OTHER_GROUP),
