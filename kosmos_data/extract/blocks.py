@@ -4,8 +4,9 @@ The fast path's DOM walk (``fast.py``) cuts the page into *blocks*: the text bet
 block-level boundaries, as in boilerpipe (Kohlschütter et al. 2010, "Boilerplate detection
 using shallow text features", WSDM) and dragnet (Peters & Lecocq 2013, "Content extraction
 using diverse feature sets", WWW). Each block gets shallow features, computed from what the
-walk already touched plus three ``.parent`` hops, and a two-stage logistic regression
-decides whether it is main content.
+walk already touched plus three ``.parent`` hops, and a two-stage model decides whether it
+is main content: a logistic regression (stage 1), then gradient-boosted oblivious trees
+(stage 2, ``Trees``) over the stage-1 features plus stage 1's smoothed probabilities.
 
 Features of one block (stage 1, ``FEATURES``):
 
@@ -33,8 +34,8 @@ block's level-1/2/3 region: the "content is contiguous" smoothing of dragnet and
 paragraphs) and pushes out short blocks surrounded by boilerplate.
 
 Training data, labels and procedure: ``kosmos_data/extract/train_blocks.py``. The model is
-a JSON file in ``kosmos_data/assets/`` (means, scales, weights, threshold) evaluated here
-with numpy only.
+a JSON file in ``kosmos_data/assets/`` (stage-1 means, scales and weights; stage-2 tree
+features, thresholds and leaf values; the decision threshold) evaluated here with numpy only.
 """
 
 from __future__ import annotations
@@ -273,7 +274,7 @@ N_TAG_GROUPS = 10
 _POSITIVE = re.compile(
     r"article|content|post|entry|story|body|text|main|prose|blog|news|page-?content"
 )
-_DIGIT = re.compile(r"\d")
+_DIGIT = re.compile(r"\d+")  # runs, summed: one match object per number, not per digit
 _SENT_END = frozenset('.!?:;"”»)…。')
 
 FEATURES = (
@@ -438,7 +439,7 @@ def block_features(blocks: list[Block], is_boilerplate_name) -> tuple[np.ndarray
                 )
                 / nw,
                 sum(map(sw, words)) / nw,
-                len(digit(t)) / nc if nc else 0.0,
+                sum(map(len, digit(t))) / nc if nc else 0.0,
                 1.0 if t and t[-1] in ends else 0.0,
                 min(15.0, nc / nw),
                 groups.get(op.tag, OTHER_GROUP),

@@ -352,6 +352,25 @@ def _remove_outermost(nodes: list[LexborNode]) -> int:
     return len(outer)
 
 
+def _decompose_in_order(nodes: list[LexborNode]) -> None:
+    """Decompose the hits of ONE ``css`` query (document order, a node matching two
+    alternatives of a selector list reported twice in a row), last first.
+
+    A descendant comes after its ancestor in document order, so going backwards frees every
+    nested hit before the subtree holding it: no use-after-free and no parent walk (which
+    ``_remove_outermost`` needs for lists merged from several queries).
+    """
+    seen: set[int] = set()
+    unique = []
+    for n in nodes:
+        key = n.mem_id
+        if key not in seen:
+            seen.add(key)
+            unique.append(n)
+    for n in reversed(unique):
+        n.decompose()
+
+
 def _inside(node: LexborNode, tags: frozenset[str]) -> bool:
     p = node.parent
     while p is not None:
@@ -427,12 +446,12 @@ class FastExtractor:
         deadline.check("after parse")
 
         no_url = unwrap_noscript_images(body)  # before <noscript> goes as junk (images.py)
-        _remove_outermost(body.css(JUNK_SELECTOR))
+        _decompose_in_order(body.css(JUNK_SELECTOR))
         total_imgs = len(body.css("img"))
 
         # 2. boilerplate regions
         _remove_outermost(_hard_boilerplate(body, _rough_len(body) or 1))
-        _remove_outermost([h for h in body.css("header") if _is_site_header(h)])
+        _decompose_in_order([h for h in body.css("header") if _is_site_header(h)])
         total_len = _rough_len(body) or 1
         soft = []
         for node in body.css("[class], [id]"):
@@ -448,7 +467,7 @@ class FastExtractor:
                 soft.append(node)
         if soft:
             soft = [n for n in soft if _rough_len(n) < 0.5 * total_len]
-            _remove_outermost(soft)
+            _decompose_in_order(soft)
         deadline.check("after boilerplate removal")
 
         # 3. link-dense lists
@@ -460,7 +479,7 @@ class FastExtractor:
             links = _link_len(lst)
             if links >= cfg.list_link_density * tl:
                 dense.append(lst)
-        _remove_outermost(dense)
+        _decompose_in_order(dense)
 
         # 4. root choice
         root = body

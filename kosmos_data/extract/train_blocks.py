@@ -17,9 +17,11 @@ with the gold text:
 
 Each block is weighted by its token count divided by its page's token count, so every page
 counts equally (the metric is averaged per page) and long blocks matter more than short ones
-within a page (the metric counts tokens). Both stages are L2-regularised logistic
-regressions fitted by Newton's method (IRLS) in numpy, a fixed number of iterations from
-zero; stage 2 sees stage 1's in-sample logits. The decision threshold is the grid value
+within a page (the metric counts tokens). Stage 1 is an L2-regularised logistic regression
+fitted by Newton's method (IRLS) in numpy, a fixed number of iterations from zero; stage 2
+is ``TREES`` boosted oblivious trees of depth ``DEPTH`` (``fit_trees``, Newton boosting on
+the log-loss over quantile thresholds) that see stage 1's in-sample logits and smoothed
+probabilities. The decision threshold is the grid value
 (0.20-0.80, step 0.05) with the best F1 averaged over the training sources (each source
 counts once: mean page F1 of a gold source, micro snippet F1 of the snippet pages). Parameters are
 rounded to 6 significant digits and written as sorted-key JSON, so a retrain on the same

@@ -1,4 +1,8 @@
-"""Snippet-based quality on the hand-labelled eval set (tests/data/extraction_eval)."""
+"""Snippet-based quality on the hand-labelled eval set (tests/data/extraction_eval).
+
+These pages are part of the fast extractor's block-model training data
+(``kosmos_data/extract/train_blocks.py``), so the fast figures here are a regression check;
+held-out figures come from cross-validation in ``bench/extract_quality.py``."""
 
 from __future__ import annotations
 
