@@ -46,6 +46,7 @@ from kosmos_data.funnel import CORPUS_STAGES
 from kosmos_data.images.config import ImageConfig
 from kosmos_data.images.flags import add_image_flags, image_flag_values
 from kosmos_data.outputs import OutputConfig
+from kosmos_data.safety.pii import PiiConfig
 from kosmos_data.shards import ShardConfig, caption_sample
 from kosmos_data.sources import (
     CaptionFilterConfig,
@@ -53,7 +54,7 @@ from kosmos_data.sources import (
     CaptionReadConfig,
     caption_document,
 )
-from kosmos_data.stages import LanguageStep
+from kosmos_data.stages import LanguageStep, PiiStep
 from pipelines.common import (
     WriteRunOutputs,
     add_input_args,
@@ -70,7 +71,7 @@ from pipelines.common import (
 log = logging.getLogger(__name__)
 
 SUBDIRS = ("docs", "dropped", "dead_letter", "shards", "image_status")
-CAPTION_STAGES = ("read", "caption_filter", "langid", *CORPUS_STAGES, "images")
+CAPTION_STAGES = ("read", "caption_filter", "langid", "pii", *CORPUS_STAGES, "images")
 #: fastText is less sure on a 10-word caption than on a page; LAION-5B's English split used
 #: CLD3 with no threshold, so we keep the label with a lower floor than for pages (0.65).
 CAPTION_LANGUAGE_THRESHOLD = 0.5
@@ -87,6 +88,7 @@ class CaptionsConfig:
     )
     dedup: DedupConfig = field(default_factory=DedupConfig)
     decontam: DecontamConfig = field(default_factory=DecontamConfig)
+    pii: PiiConfig = field(default_factory=PiiConfig)
     images: ImageConfig = field(default_factory=lambda: ImageConfig(fetch=True))
     shards: ShardConfig = field(default_factory=ShardConfig)
     outputs: OutputConfig = field(default_factory=OutputConfig)
@@ -155,6 +157,7 @@ def config_from_options(opts: argparse.Namespace) -> CaptionsConfig:
         ),
         "dedup": (DedupConfig, dedup_flag_values(opts)),
         "decontam": (DecontamConfig, decontam_flag_values(opts)),
+        "pii": (PiiConfig, {}),
         # Caption shards are images: fetching is on unless the config file says otherwise
         # (then __post_init__ explains why that cannot work).
         "images": (ImageConfig, {"fetch": True} | _given(image_flag_values(opts))),
@@ -182,9 +185,10 @@ def build(
     docs = read.docs | "Rebalance" >> beam.Reshuffle()
     caps = docs | "FilterCaptions" >> ApplyStep(CaptionFilterStep(config.captions))
     lang = caps.kept | "IdentifyLanguage" >> ApplyStep(LanguageStep(config.langid))
+    pii = lang.kept | "RedactPii" >> ApplyStep(PiiStep(config.pii))
     dropped = (caps[DROPPED_TAG], lang[DROPPED_TAG]) | "FlattenDropped" >> beam.Flatten()
     kept, dropped, dedup_stats, dedup_extra = add_dedup_stages(
-        lang.kept, dropped, config.dedup, config.decontam, out
+        pii.kept, dropped, config.dedup, config.decontam, out
     )
     images = kept | "FetchImages" >> FetchImages(
         config.images, out, resolver=resolver, allowed_endpoints=allowed_endpoints
@@ -194,7 +198,7 @@ def build(
     dead = (read[DEAD_TAG],) | "FlattenDeadLetters" >> beam.Flatten()
     _ = (kept, dropped, dead) | "WriteRunOutputs" >> WriteRunOutputs(out, config.outputs)
     run_config = as_jsonable(
-        {k: getattr(config, k) for k in ("read", "captions", "langid", "dedup", "decontam")}
+        {k: getattr(config, k) for k in ("read", "captions", "langid", "pii", "dedup", "decontam")}
         | {"images": config.images}
         | {"shards": config.shards}
     )
@@ -204,7 +208,7 @@ def build(
         | "WriteShards"
         >> WriteShards(FileSystems.join(out, "shards"), "captions", config.shards, run_config)
     )
-    stats = [read[STATS_TAG], caps[STATS_TAG], lang[STATS_TAG], *dedup_stats]
+    stats = [read[STATS_TAG], caps[STATS_TAG], lang[STATS_TAG], pii[STATS_TAG], *dedup_stats]
     stats += [images[STATS_TAG], *count_outputs(kept, dropped, dead)]
     extra = {
         "pipeline": "captions",
