@@ -40,6 +40,7 @@ from kosmos_data.filters.langid import LangIdConfig
 from kosmos_data.funnel import CORPUS_STAGES
 from kosmos_data.images.config import ImageConfig
 from kosmos_data.outputs import OutputConfig
+from kosmos_data.safety.pii import PiiConfig
 from kosmos_data.shards import ShardConfig, caption_sample
 from kosmos_data.sources import (
     CaptionFilterConfig,
@@ -47,7 +48,7 @@ from kosmos_data.sources import (
     CaptionReadConfig,
     caption_document,
 )
-from kosmos_data.stages import LanguageStep
+from kosmos_data.stages import LanguageStep, PiiStep
 from pipelines import sections
 from pipelines.common import (
     WriteRunOutputs,
@@ -62,7 +63,7 @@ from pipelines.options import ParsedJob, Section, job_parser, parse_job
 log = logging.getLogger(__name__)
 
 SUBDIRS = ("docs", "dropped", "dead_letter", "shards", "image_status")
-CAPTION_STAGES = ("read", "caption_filter", "langid", *CORPUS_STAGES, "images")
+CAPTION_STAGES = ("read", "caption_filter", "langid", "pii", *CORPUS_STAGES, "images")
 #: fastText is less sure on a 10-word caption than on a page; LAION-5B's English split used
 #: CLD3 with no threshold, so we keep the label with a lower floor than for pages (0.65).
 CAPTION_LANGUAGE_THRESHOLD = 0.5
@@ -79,6 +80,7 @@ class CaptionsConfig:
     )
     dedup: DedupConfig = field(default_factory=DedupConfig)
     decontam: DecontamConfig = field(default_factory=DecontamConfig)
+    pii: PiiConfig = field(default_factory=PiiConfig)
     images: ImageConfig = field(default_factory=lambda: ImageConfig(fetch=True))
     shards: ShardConfig = field(default_factory=ShardConfig)
     outputs: OutputConfig = field(default_factory=OutputConfig)
@@ -115,6 +117,7 @@ SECTIONS = (
         title="caption filters",
     ),
     dataclasses.replace(sections.LANGID, defaults={"threshold": CAPTION_LANGUAGE_THRESHOLD}),
+    sections.PII,
     sections.DEDUP,
     sections.DECONTAM,
     # Caption shards are images: fetching is on (--no-fetch-images writes docs/ only).
@@ -154,9 +157,10 @@ def build(
     docs = read.docs | "Rebalance" >> beam.Reshuffle()
     caps = docs | "FilterCaptions" >> ApplyStep(CaptionFilterStep(config.captions))
     lang = caps.kept | "IdentifyLanguage" >> ApplyStep(LanguageStep(config.langid))
+    pii = lang.kept | "RedactPii" >> ApplyStep(PiiStep(config.pii))
     dropped = (caps[DROPPED_TAG], lang[DROPPED_TAG]) | "FlattenDropped" >> beam.Flatten()
     kept, dropped, dedup_stats, dedup_extra = add_dedup_stages(
-        lang.kept, dropped, config.dedup, config.decontam, out
+        pii.kept, dropped, config.dedup, config.decontam, out
     )
     image_stats = []
     if config.images.fetch:  # --no-fetch-images: docs/ only (shards need the images)
@@ -176,7 +180,7 @@ def build(
             | "WriteShards"
             >> WriteShards(FileSystems.join(out, "shards"), "captions", config.shards, run_config)
         )
-    stats = [read[STATS_TAG], caps[STATS_TAG], lang[STATS_TAG], *dedup_stats]
+    stats = [read[STATS_TAG], caps[STATS_TAG], lang[STATS_TAG], pii[STATS_TAG], *dedup_stats]
     stats += [*image_stats, *count_outputs(kept, dropped, dead)]
     extra = {
         "pipeline": "captions",
