@@ -39,6 +39,9 @@ from kosmos_data.funnel import RECORDS_IN
 from kosmos_data.records import DeadLetter, Document, Dropped
 
 PER_FILE_DIR = "_per_file"
+#: ``dropped/`` rows of one archive's per-file stages, one file per chunk of records:
+#: ``dropped/perfile-<key>-<chunk>.parquet`` (``kosmos_data.beam.transforms``).
+PER_FILE_DROPPED = "perfile-"
 DONE_DIR = "_done"
 RUN_FILE = "_run.json"
 
@@ -117,6 +120,31 @@ def _record_sort_key(kind: str, rec: object) -> str:
     return f"{p.offset:020d}|{p.record_id}|{extra}"
 
 
+def packed(kind: str, rec: object) -> tuple[str, str, bytes]:
+    """A per-file output as it travels to the checkpoint writer: ``(kind, sort key, pickled
+    record)``. Grouped per archive as bytes, an archive's documents take the room of their
+    pickles (a few KB each), not of live objects, on runners that hold a group in memory."""
+    return kind, _record_sort_key(kind, rec), pickle.dumps(rec, protocol=5)
+
+
+def encode_rows(path: str, rows: Iterable[tuple[str, str, bytes]]) -> bytes:
+    """The checkpoint file's bytes from packed rows (deterministic: rows sorted, zstd, no
+    timestamps)."""
+    ordered = sorted(rows)
+    table = pa.Table.from_pydict(
+        {
+            "kind": [r[0] for r in ordered],
+            "sort_key": [r[1] for r in ordered],
+            "record": [r[2] for r in ordered],
+        },
+        schema=CHECKPOINT_SCHEMA,
+    )
+    table = table.replace_schema_metadata({"kosmos_data.path": path})
+    buf = io.BytesIO()
+    pq.write_table(table, buf, compression="zstd")
+    return buf.getvalue()
+
+
 def encode_file_result(result: FileResult) -> bytes:
     """The checkpoint file's bytes (deterministic: rows sorted, zstd, no timestamps)."""
     rows = []
@@ -126,20 +154,8 @@ def encode_file_result(result: FileResult) -> bytes:
         (KIND_DEAD, result.dead),
         (KIND_STATS, result.stats),
     ):
-        for rec in items:
-            rows.append(
-                {
-                    "kind": kind,
-                    "sort_key": _record_sort_key(kind, rec),
-                    "record": pickle.dumps(rec, protocol=5),
-                }
-            )
-    rows.sort(key=lambda r: (r["kind"], r["sort_key"], r["record"]))
-    table = pa.Table.from_pylist(rows, schema=CHECKPOINT_SCHEMA)
-    table = table.replace_schema_metadata({"kosmos_data.path": result.path})
-    buf = io.BytesIO()
-    pq.write_table(table, buf, compression="zstd")
-    return buf.getvalue()
+        rows.extend(packed(kind, rec) for rec in items)
+    return encode_rows(result.path, rows)
 
 
 def decode_file_result(data: bytes) -> FileResult:
@@ -153,16 +169,38 @@ def decode_file_result(data: bytes) -> FileResult:
     )
 
 
-def marker_body(result: FileResult, checkpoint_name: str, data: bytes) -> dict[str, object]:
+def marker_body(
+    result: FileResult | str, checkpoint_name: str, data: bytes, counts: dict | None = None
+) -> dict[str, object]:
     """The completion marker: enough to check the checkpoint and to print progress."""
+    path = result if isinstance(result, str) else result.path
     return {
-        "path": result.path,
-        "file_key": file_key(result.path),
+        "path": path,
+        "file_key": file_key(path),
         "checkpoint": checkpoint_name,
         "sha256": hashlib.sha256(data).hexdigest(),
         "bytes": len(data),
-        "counts": result.counts(),
+        "counts": counts if counts is not None else result.counts(),
     }
+
+
+def per_file_dropped_name(path: str, chunk: int) -> str:
+    """File name, in ``dropped/``, of the per-file stages' dropped rows of one chunk of
+    records of archive ``path``."""
+    return f"{PER_FILE_DROPPED}{file_key(path)}-{chunk:06d}.parquet"
+
+
+def per_file_dropped_key(name: str) -> str | None:
+    """The file key of a per-file ``dropped/`` file name, or None for other files."""
+    base = name.rsplit("/", 1)[-1]
+    if not (base.startswith(PER_FILE_DROPPED) and base.endswith(".parquet")):
+        return None
+    return base[len(PER_FILE_DROPPED) : -len(".parquet")].rsplit("-", 1)[0]
+
+
+def stub(d: Dropped) -> Dropped:
+    """A dropped record whose row is written: stage, reason and provenance only."""
+    return Dropped(d.stage, d.reason, d.provenance, d.detail, None, written=True)
 
 
 def marker_key(marker_name: str) -> str:

@@ -86,6 +86,14 @@ from __future__ import annotations
 
 import re
 import zlib
+
+try:  # ISA-L's inflate (python-isal): same output as zlib, ~2.5x faster on gzip members
+    from isal import isal_zlib as _inflate_lib
+
+    _INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error, _inflate_lib.error)
+except ImportError:  # pragma: no cover - isal is a declared dependency
+    _inflate_lib = zlib
+    _INFLATE_ERRORS = (zlib.error,)
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import BinaryIO
@@ -276,7 +284,7 @@ class _GzipMembers:
                         f"bytes at compressed offset {self._cpos} are not a gzip member",
                         self._cpos,
                     )
-                self._d = zlib.decompressobj(31)
+                self._d = _inflate_lib.decompressobj(31)
                 self._member_cstart = self._cpos
                 self._starts[self._upos + have] = self._cpos
             if not self._in and not self._fill():
@@ -288,7 +296,7 @@ class _GzipMembers:
             data = self._in
             try:
                 out = d.decompress(data, min(want - have, 1 << 20))
-            except zlib.error as e:
+            except _INFLATE_ERRORS as e:
                 raise _CorruptStream(
                     f"gzip member at compressed offset {self._member_cstart}: {e}",
                     self._member_cstart,
@@ -565,7 +573,7 @@ class _Segments:
         if self._in.startswith(b"WARC/"):
             self.raw = True
         else:
-            self._d = zlib.decompressobj(31)
+            self._d = _inflate_lib.decompressobj(31)
             self._hist, self._hist_size, self._hist_start = [], 0, self._cpos
         return True
 
@@ -626,7 +634,7 @@ class _Segments:
             data = self._in
             try:
                 out = d.decompress(data, n - have)
-            except zlib.error as e:
+            except _INFLATE_ERRORS as e:
                 self.error = _CorruptStream(
                     f"gzip member at compressed offset {self.seg_cstart}: {e}", self.seg_cstart
                 )
@@ -1119,10 +1127,10 @@ def _sniff_gzip(stream: BinaryIO, head: bytes) -> tuple[bytes, bytes, bool]:
         if d is None:
             if buffer[:2] != _GZIP_MAGIC:
                 return raw, out, False
-            d = zlib.decompressobj(31)
+            d = _inflate_lib.decompressobj(31)
         try:
             out += d.decompress(buffer, 16 - len(out))
-        except zlib.error:
+        except _INFLATE_ERRORS:
             return raw, out, False
         if d.eof:
             buffer, d = d.unused_data, None

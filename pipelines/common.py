@@ -64,11 +64,13 @@ def prepare_run_dir(
     overwrite: bool,
     resume: bool | None = None,
     before_delete: Callable[[], None] | None = None,
+    keep: Callable[[str], bool] | None = None,
 ) -> None:
     """Create the run directory; refuse to mix with an earlier run unless ``overwrite``.
 
     Jobs that can resume pass ``resume`` (``--resume`` also accepts earlier outputs: they are
-    rewritten whole) and a ``before_delete`` check that must pass before anything is removed.
+    rewritten whole, except the files ``keep`` names: outputs of archives an earlier attempt
+    completed) and a ``before_delete`` check that must pass before anything is removed.
     """
     existing = []
     for sub in subdirs:
@@ -84,6 +86,8 @@ def prepare_run_dir(
         )
     if before_delete is not None:
         before_delete()
+    if resume and keep is not None:
+        existing = [p for p in existing if not keep(p)]
     stale = [FileSystems.join(output, "funnel.json")]  # the earlier run's, about to be wrong
     existing += [p for p in stale if FileSystems.exists(p)]
     if existing:
@@ -92,6 +96,11 @@ def prepare_run_dir(
         d = FileSystems.join(output, sub)
         if not FileSystems.exists(d):
             FileSystems.mkdirs(d)
+
+
+def _write_dropped_row(d, fraction: float) -> bool:
+    """Rows the run's ``dropped/`` writer writes: sampled, and not written per archive."""
+    return not d.written and keep_dropped_row(d, fraction)
 
 
 class WriteRunOutputs(beam.PTransform):
@@ -111,7 +120,8 @@ class WriteRunOutputs(beam.PTransform):
         )  # fmt: skip
         _ = (
             dropped
-            | "SampleDropped" >> beam.Filter(keep_dropped_row, oc.dropped_fraction)
+            | "SampleDropped"
+            >> beam.Filter(_write_dropped_row, oc.dropped_fraction)
             | "WriteDropped"
             >> WriteParquetShards(
                 FileSystems.join(out, "dropped"), "dropped", DROPPED_SCHEMA, dropped_to_row,

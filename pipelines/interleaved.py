@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import functools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -46,7 +45,7 @@ from kosmos_data.beam.transforms import (
     ReadAndProcessArchives,
     count_outputs,
 )
-from kosmos_data.checkpoint import file_key, split_done
+from kosmos_data.checkpoint import file_key, per_file_dropped_key, split_done
 from kosmos_data.config import as_jsonable
 from kosmos_data.decontam import DecontamConfig, QualityRefilter
 from kosmos_data.dedup import DedupConfig
@@ -55,7 +54,7 @@ from kosmos_data.filters.langid import LangIdConfig
 from kosmos_data.filters.quality import QualityConfig
 from kosmos_data.images.config import ImageConfig
 from kosmos_data.inputs import InputConfig, matched_by_pipeline
-from kosmos_data.outputs import OutputConfig, keep_dropped_row
+from kosmos_data.outputs import OutputConfig
 from kosmos_data.prefilter import PrefilterConfig
 from kosmos_data.safety.optout import OptOutConfig
 from kosmos_data.safety.pii import PiiConfig
@@ -212,14 +211,23 @@ def config_from_args(parsed: ParsedJob) -> InterleavedConfig:
 def prepare_output(config: InterleavedConfig) -> None:
     """Create the run directory; refuse to mix with an earlier run unless --overwrite
     (or --resume). Per-file checkpoints are validated before anything is deleted: final
-    outputs are always rewritten whole; checkpoints of archives completed earlier are kept
-    only with --resume."""
+    outputs are rewritten whole, except what archives completed earlier wrote (their
+    checkpoints and their ``dropped/perfile-*`` rows), which only --resume keeps."""
+    done: list[set[str]] = []
+
+    def completed(path: str) -> bool:  # a per-archive output of an archive done earlier
+        if not done:
+            done.append(done_keys(config.output))
+        key = per_file_dropped_key(path)
+        return key is not None and key in done[0]
+
     prepare_run_dir(
         config.output, SUBDIRS, config.outputs.overwrite, resume=config.resume,
         before_delete=lambda: prepare_checkpoints(
             config.output, per_file_description(config),
             resume=config.resume, overwrite=config.outputs.overwrite,
         ),
+        keep=completed,
     )  # fmt: skip
 
 
@@ -260,7 +268,8 @@ def build(pipeline: beam.Pipeline, config: InterleavedConfig) -> dict[str, beam.
     fn = ProcessArchiveFn(
         config.read,
         steps,
-        keep_dropped=functools.partial(keep_dropped_row, fraction=config.outputs.dropped_fraction),
+        dropped_dir=FileSystems.join(out, "dropped"),
+        dropped_fraction=config.outputs.dropped_fraction,
         progress=ReadProgress(len(todo), started_at),
     )
     per_file = pipeline | "ReadAndProcessArchives" >> ReadAndProcessArchives(

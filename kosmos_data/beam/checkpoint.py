@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import pickle
 import threading
 import time
 from collections.abc import Iterator
@@ -36,13 +37,15 @@ from kosmos_data.checkpoint import (
     RUN_FILE,
     FileResult,
     decode_file_result,
-    encode_file_result,
+    encode_rows,
     file_key,
     hang_after_markers,
     marker_body,
     marker_key,
+    packed,
     run_fingerprint,
 )
+from kosmos_data.funnel import RECORDS_IN
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +189,14 @@ def _emit(result: FileResult) -> Iterator[object]:
         yield TaggedOutput(STATS_TAG, e)
 
 
+def _emit_packed(rows: list[tuple[str, str, bytes]]) -> Iterator[object]:
+    """Packed rows -> tagged outputs, unpickling one record at a time."""
+    tags = {KIND_DROPPED: DROPPED_TAG, KIND_DEAD: DEAD_TAG, KIND_STATS: STATS_TAG}
+    for kind, _, blob in rows:
+        rec = pickle.loads(blob)
+        yield rec if kind == KIND_DOC else TaggedOutput(tags[kind], rec)
+
+
 class _WriteCheckpointFn(beam.DoFn):
     """One archive's grouped results -> checkpoint parquet, then marker; records pass on."""
 
@@ -203,19 +214,32 @@ class _WriteCheckpointFn(beam.DoFn):
 
     def process(self, element) -> Iterator[object]:
         path, tagged = element
-        result = FileResult.from_tagged(path, tagged)
         key = file_key(path)
         name = f"{key}.parquet"
-        data = encode_file_result(result)
+        # Values arrive packed (``packed``): documents stay pickles until they are emitted,
+        # one at a time, so an archive's group never holds its documents as live objects.
+        rows: list[tuple[str, str, bytes]] = []
+        counts = {"records_in": 0, "kept": 0, "dropped": 0, "dead_letter": 0}
+        names = {KIND_DOC: "kept", KIND_DROPPED: "dropped", KIND_DEAD: "dead_letter"}
+        for kind, sort_key, blob in tagged:
+            if kind == KIND_STATS:
+                (k, _, _), n = pickle.loads(blob)
+                if k == RECORDS_IN:
+                    counts["records_in"] += n
+            else:
+                counts[names[kind]] += 1
+            rows.append((kind, sort_key, blob))
+        data = encode_rows(path, rows)
         # Order matters: the marker is published only once the checkpoint is in place, so a
         # kill at any point leaves either no marker (file redone) or a complete checkpoint.
         publish_bytes(FileSystems.join(self.run_dir, PER_FILE_DIR, name), data)
-        marker = json.dumps(marker_body(result, name, data), indent=2, sort_keys=True)
+        marker = json.dumps(marker_body(path, name, data, counts), indent=2, sort_keys=True)
         publish_bytes(
             FileSystems.join(self.run_dir, DONE_DIR, f"{key}.json"), marker.encode("utf-8")
         )
+        del data
         self.files.inc()
-        records = result.counts()["records_in"]
+        records = counts["records_in"]
         log.info("%s", _Progress.update("checkpointed", self.total, self.started_at, records))
         with self._lock:
             type(self)._markers_written += 1
@@ -224,7 +248,7 @@ class _WriteCheckpointFn(beam.DoFn):
             log.warning("fault injection: %d marker(s) written; hanging until killed", written)
             while True:
                 time.sleep(3600)
-        yield from _emit(result)
+        yield from _emit_packed(rows)
 
 
 class _ReadCheckpointFn(beam.DoFn):
@@ -261,7 +285,11 @@ class CheckpointPerFile(beam.PTransform):
     """
 
     def __init__(
-        self, run_dir: str, total_files: int, resumed_keys: list[str], started_at: float
+        self,
+        run_dir: str,
+        total_files: int,
+        resumed_keys: list[str],
+        started_at: float,
     ) -> None:
         super().__init__()
         self.run_dir = run_dir
@@ -273,12 +301,14 @@ class CheckpointPerFile(beam.PTransform):
         pipeline = pcolls["docs"].pipeline
         keyed = (
             pcolls["docs"]
-            | "KeyDocs" >> beam.Map(lambda d: (d.provenance.warc_file, (KIND_DOC, d))),
+            | "KeyDocs" >> beam.Map(lambda d: (d.provenance.warc_file, packed(KIND_DOC, d))),
             pcolls["dropped"]
-            | "KeyDropped" >> beam.Map(lambda d: (d.provenance.warc_file, (KIND_DROPPED, d))),
+            | "KeyDropped" >> beam.Map(lambda d: (d.provenance.warc_file, packed(KIND_DROPPED, d))),
             pcolls["dead_letter"]
-            | "KeyDeadLetters" >> beam.Map(lambda d: (d.provenance.warc_file, (KIND_DEAD, d))),
-            pcolls["file_stats"] | "KeyStats" >> beam.Map(lambda e: (e[0], (KIND_STATS, e[1]))),
+            | "KeyDeadLetters"
+            >> beam.Map(lambda d: (d.provenance.warc_file, packed(KIND_DEAD, d))),
+            pcolls["file_stats"]
+            | "KeyStats" >> beam.Map(lambda e: (e[0], packed(KIND_STATS, e[1]))),
         )
         fresh = (
             keyed

@@ -20,9 +20,17 @@ from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
 
 from kosmos_data.beam.inputs import ListArchives
+from kosmos_data.checkpoint import per_file_dropped_name, stub
 from kosmos_data.funnel import DEAD_LETTER, DROPPED, FILES, KEPT, RECORDS_IN
 from kosmos_data.inputs import InputConfig
-from kosmos_data.outputs import rows_to_parquet_bytes, shard_name, stable_shard
+from kosmos_data.outputs import (
+    DROPPED_SCHEMA,
+    dropped_to_row,
+    keep_dropped_row,
+    rows_to_parquet_bytes,
+    shard_name,
+    stable_shard,
+)
 from kosmos_data.records import DeadLetter, Document, Dropped, Provenance, RawPage
 from kosmos_data.stages import Outcome, run_steps
 from kosmos_data.warc import ReadConfig, iter_records
@@ -136,6 +144,43 @@ class ApplyStep(beam.PTransform):
         )
 
 
+#: Records per chunk of an archive: the unit a split owns and one ``dropped/perfile-*`` file.
+CHUNK_RECORDS = 64
+
+
+class _DroppedRows:
+    """``dropped/`` rows of one archive's per-file stages, written per chunk of records."""
+
+    def __init__(self, directory: str | None, path: str, fraction: float) -> None:
+        self.directory = directory
+        self.path = path
+        self.fraction = fraction
+        self.chunk = -1
+        self.rows: list[dict] = []
+
+    def at(self, chunk: int) -> None:
+        if chunk != self.chunk:
+            self.flush()
+            self.chunk = chunk
+
+    def add(self, d: Dropped) -> Dropped:
+        """Keep the row (if sampled); the stub to send on."""
+        if self.directory is None:
+            if d.document is not None and not keep_dropped_row(d, self.fraction):
+                d.document = None  # not written to dropped/: no need to carry it
+            return d
+        if keep_dropped_row(d, self.fraction):
+            self.rows.append(dropped_to_row(d))
+        return stub(d)
+
+    def flush(self) -> None:
+        if self.rows and self.directory is not None:
+            name = per_file_dropped_name(self.path, self.chunk)
+            data = rows_to_parquet_bytes(self.rows, DROPPED_SCHEMA)
+            publish_bytes(FileSystems.join(self.directory, name), data)
+        self.rows = []
+
+
 class ProcessArchiveFn(beam.DoFn):
     """One archive in; every record read and run through the per-record steps here.
 
@@ -148,27 +193,34 @@ class ProcessArchiveFn(beam.DoFn):
     snapshot, so per-archive parallelism is plenty at scale.
 
     Outputs: kept documents (main), ``dropped``, ``dead_letter`` and ``file_stats``
-    (``(archive, ((kind, stage, reason), n))``, summed per archive). A dropped record
-    carries its document only when ``keep_dropped`` says ``dropped/`` will write it.
+    (``(archive, ((kind, stage, reason), n))``, summed per archive). With ``dropped_dir``
+    set, the ``dropped/`` rows of these stages are written here, one small Parquet file per
+    chunk of ``CHUNK_RECORDS`` records (``dropped/perfile-<archive key>-<chunk>.parquet``),
+    and only stubs (``Dropped.written``) go on: dropped documents, most of an archive's
+    documents, never cross a shuffle, so a local run's memory does not grow with them.
 
     An element is ``(path, split, splits)``: with ``splits`` > 1, each of ``splits``
     workers reads the whole archive (decompression and record parsing, ~10% of the
-    per-record cost) but runs the steps only on records ``i`` with ``i % splits == split``,
-    so one large archive uses several cores without sending a payload anywhere. Which
-    records a split owns depends only on their order in the archive, so every record is
-    processed exactly once whatever the archive holds (no guessing of record boundaries).
+    per-record cost) but runs the steps only on the records of its chunks (record ``i`` is
+    in chunk ``i // CHUNK_RECORDS``; split ``k`` owns the chunks ``c`` with
+    ``c % splits == k``), so one large archive uses several cores without sending a payload
+    anywhere. Which records a split owns depends only on their order in the archive, so
+    every record is processed exactly once whatever the archive holds (no guessing of
+    record boundaries), and the files written do not depend on ``splits``.
     """
 
     def __init__(
         self,
         config: ReadConfig,
         steps: Sequence[object],
-        keep_dropped: Callable[[Dropped], bool] = lambda d: True,
+        dropped_dir: str | None = None,
+        dropped_fraction: float = 1.0,
         progress: Callable[[int], None] | None = None,
     ) -> None:
         self.config = config
         self.steps = list(steps)
-        self.keep_dropped = keep_dropped
+        self.dropped_dir = dropped_dir
+        self.dropped_fraction = dropped_fraction
         self.progress = progress
         self.counters = _Counters()
 
@@ -184,12 +236,14 @@ class ProcessArchiveFn(beam.DoFn):
         i = -1  # index of the record in the archive
         funnel: dict[tuple[str, str, str], int] = {}
         metrics: dict[tuple[str, str], int] = {}
+        rows = _DroppedRows(self.dropped_dir, path, self.dropped_fraction)
         try:
             with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
                 for rec in iter_records(f, path, self.config):
                     i += 1
-                    if i % splits != split:
+                    if (i // CHUNK_RECORDS) % splits != split:
                         continue
+                    rows.at(i // CHUNK_RECORDS)
                     n += 1
                     if isinstance(rec, DeadLetter):
                         yield from _dead(rec, self.counters)
@@ -205,17 +259,16 @@ class ProcessArchiveFn(beam.DoFn):
                         d = res.dropped
                         mkey = (d.stage, f"dropped_{d.reason}")
                         metrics[mkey] = metrics.get(mkey, 0) + 1
-                        if d.document is not None and not self.keep_dropped(d):
-                            d.document = None  # not written to dropped/: no need to carry it
-                        yield TaggedOutput(DROPPED_TAG, d)
+                        yield TaggedOutput(DROPPED_TAG, rows.add(d))
                     else:
                         yield from _dead(res.dead, self.counters)
         except Exception as e:
-            if (i + 1) % splits == split:  # the failure takes the next record's place
+            if ((i + 1) // CHUNK_RECORDS) % splits == split:  # the failure is the next record
                 n += 1
                 prov = Provenance(path, f"<file:{path}>", 0, "", "")
                 dead = DeadLetter("read", "unreadable_file", prov, repr(e))
                 yield from _dead(dead, self.counters)
+        rows.flush()
         for (stage, name), c in metrics.items():
             self.counters.inc(stage, name, c)
         for key in sorted(funnel):
