@@ -279,6 +279,8 @@ class ImageFetcher:
                     return Download("too_large", http_status=status, error=error)
                 return self._read_body(r, status, deadline)
         except BlockedURL as e:
+            if e.reason == "dns_error" and deadline.expired:
+                return Download("timeout", error=str(e))
             return Download(e.reason, error=str(e))
         except urllib.error.HTTPError as e:
             e.close()

@@ -170,3 +170,24 @@ def test_error_text_is_identical_across_fetchers(server):
     assert errors[0] == errors[1] and errors[0]
     assert " at 0x" not in errors[0]
     assert stable_error("<_io.BytesIO object at 0x7f3a2b1c>") == "<_io.BytesIO>"
+
+
+class _SlowResolver:
+    """A name server that answers after ``delay_s`` (picklable, no network)."""
+
+    def __init__(self, delay_s: float) -> None:
+        self.delay_s = delay_s
+        self.done = threading.Event()
+
+    def __call__(self, host: str, port: int) -> list[str]:
+        time.sleep(self.delay_s)
+        self.done.set()
+        return ["93.184.216.34"]
+
+
+def test_a_slow_name_server_does_not_outlast_the_deadline():
+    resolver = _SlowResolver(3.0)
+    f = ImageFetcher(ImageConfig(timeout_s=0.3, retries=0, respect_robots=False), resolver)
+    f.setup()
+    got = f.fetch("http://slow-dns.test/x.jpg")
+    assert got.reason == "timeout" and not resolver.done.is_set()  # it gave up first
