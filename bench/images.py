@@ -1,14 +1,19 @@
-"""Benchmark: images/s/core for fetch + decode + filter + resize + pHash (``ImageFetcher``)
-against a loopback server running in another process (its CPU is not counted).
+"""Benchmark: images/s/core for fetch + decode + filter + resize + pHash (``ImageFetcher``),
+with and without the open_nsfw classifier, against a loopback server running in another
+process (its CPU is not counted).
 
 Two image sets, both from ``../shared/data/images``:
 
 * ``web-like JPEG``: 300 distinct crops (55-75%, JPEG q90, ~250-750 px a side) of the six
   photos, as ``ImageServer(unique_crawl_images=True)`` serves the generated crawl;
-* ``original photos``: the six photos as they are (four are 300-800 KB PNGs), cycled.
+* ``original photos``: the six photos as they are (four are 300-800 KB PNGs), cycled; with
+  the classifier on, each distinct photo is scored once per worker (the stage remembers
+  scores by sha256), so that row shows the cache, not the classifier; the web-like set has
+  distinct bytes for every URL and shows the classifier's full cost.
 
 images/s/core = images / CPU seconds of this process (threads included), best of 3 runs;
-also wall-clock images/s and the per-image cost of decode+resize+hash alone.
+also wall-clock images/s, the per-image CPU cost of the shared decode+resize+hash alone and
+of the classifier alone (batched as in the stage, one onnxruntime thread).
 
 Usage: python bench/images.py [--threads 16] [--images 300]
 """
@@ -16,6 +21,7 @@ Usage: python bench/images.py [--threads 16] [--images 300]
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import multiprocessing as mp
 import os
@@ -27,7 +33,7 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 from kosmos_data.images import ImageConfig, ImageFetcher
 from kosmos_data.images.fetch import Download
-from kosmos_data.images.serve import ImageServer
+from kosmos_samples.image_server import ImageServer
 
 PHOTOS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "images"
 
@@ -72,28 +78,41 @@ def main() -> None:
         print(f"{os.cpu_count()} CPUs; {args.threads} download threads; "
               f"{args.images} images per run; best of {args.repeat}")  # fmt: skip
         for label, runs in sets.items():
-            fetcher = ImageFetcher(cfg)  # fresh per set: robots.txt fetched once per host
-            fetcher.setup()
-            best = None
-            for urls in runs:
-                cpu, wall, ok = _run(fetcher, urls)
-                assert ok == len(urls), f"{label}: {ok}/{len(urls)} ok"
-                if best is None or cpu < best[0]:
-                    best = (cpu, wall)
-            cpu, wall = best
-            data = [urllib.request.urlopen(u).read() for u in runs[0][:30]]
-            t = time.process_time()
-            for d in data:
-                fetcher.prepare("x", Download("ok", d, 200, 1))
-            prep_ms = (time.process_time() - t) / len(data) * 1000
-            kb = sum(len(d) for d in data) / len(data) / 1024
-            print(f"{label:16s} {args.images / cpu:7.1f} images/s/core  "
-                  f"{args.images / wall:7.1f} images/s wall  "
-                  f"decode+resize+hash {prep_ms:5.2f} ms/image  (mean {kb:.0f} KB)")  # fmt: skip
-            fetcher.teardown()
+            for nsfw in (False, True):
+                row = _measure(dataclasses.replace(cfg, nsfw_filter=nsfw), runs)
+                name = f"{label} {'+ NSFW' if nsfw else '(no NSFW)'}"
+                print(f"{name:26s} {row}")
     finally:
         stop.set()
         proc.join(timeout=5)
+
+
+def _measure(cfg: ImageConfig, runs: list[list[str]]) -> str:
+    fetcher = ImageFetcher(cfg)  # fresh per row: robots.txt fetched once per host
+    fetcher.setup()
+    best = None
+    for urls in runs:
+        cpu, wall, ok = _run(fetcher, urls)
+        assert ok == len(urls), f"{ok}/{len(urls)} ok"
+        if best is None or cpu < best[0]:
+            best = (cpu, wall)
+    cpu, wall = best
+    n = len(runs[0])
+    data = [urllib.request.urlopen(u).read() for u in runs[0][:30]]
+    t = time.process_time()
+    decoded = [fetcher._decode("x", Download("ok", d, 200, 1)) for d in data]
+    prep_ms = (time.process_time() - t) / len(data) * 1000
+    fetcher.safety._scores.clear()  # time real inferences, not the per-worker score cache
+    t = time.process_time()
+    fetcher.safety.judge(decoded)
+    nsfw_ms = (time.process_time() - t) / len(data) * 1000
+    kb = sum(len(d) for d in data) / len(data) / 1024
+    fetcher.teardown()
+    return (
+        f"{n / cpu:7.1f} images/s/core  {n / wall:7.1f} images/s wall  "
+        f"decode+resize+hash {prep_ms:5.2f} ms  classifier {nsfw_ms:5.2f} ms/image  "
+        f"(mean {kb:.0f} KB)"
+    )
 
 
 def _id(i: int, r: int) -> str:

@@ -21,7 +21,6 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from PIL import Image
 
-from kosmos_data.images.synthetic import synthetic_photo
 from kosmos_data.shards import (
     ImageBlob,
     InterleavedSample,
@@ -29,6 +28,7 @@ from kosmos_data.shards import (
     iter_samples,
     write_local,
 )
+from kosmos_samples.synthetic import synthetic_photo
 
 
 def _jpeg_224(image_id: str) -> bytes:

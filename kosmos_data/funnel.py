@@ -31,6 +31,11 @@ NODE_REMOVED = "node_removed"
 IMAGES_KEPT = "images_kept"
 #: One event per distinct image URL fetched by the image stage, reason = fetch outcome.
 IMAGE_FETCH = "image_fetch"
+#: One event per extracted document that carries a confidence, reason = its decile
+#: ("0.8-0.9"); fast documents that fell back to fidelity add one ``fallback:<outcome>``.
+EXTRACT_CONFIDENCE = "extract_confidence"
+#: PII replaced in kept text, reason = kind (email, ip, phone); ``kosmos_data.safety.pii``.
+PII_REPLACED = "pii_replaced"
 
 #: Deduplication and decontamination, in order: every job that runs them lists them.
 CORPUS_STAGES: tuple[str, ...] = (
@@ -44,11 +49,13 @@ CORPUS_STAGES: tuple[str, ...] = (
 INTERLEAVED_STAGES: tuple[str, ...] = (
     "read",
     "prefilter",
+    "optout",
     "decode",
     "extract",
     "langid",
     "quality",
     "sampling",
+    "pii",
     *CORPUS_STAGES,
     "images",
 )
@@ -125,14 +132,68 @@ def build_funnel(
         # languages, images per document, top domains of the kept corpus (report/HTML)
         "breakdowns": breakdowns(counts),
     }
+    confidence = by(EXTRACT_CONFIDENCE).get("extract")
+    if confidence:  # deciles of the fast extractor's confidence, and fallbacks
+        funnel["extract_confidence"] = confidence
     fetched = by(IMAGE_FETCH)
     if fetched:  # per distinct URL: ok, http_error, timeout, robots_disallowed, ...
         funnel["images"]["fetch_by_reason"] = {  # type: ignore[index]
             r: n for stage_counts in fetched.values() for r, n in stage_counts.items()
         }
+    funnel["safety"] = safety_summary(dropped, by(PII_REPLACED), by(IMAGE_DROPPED), fetched)
     if extra:
         funnel.update(extra)
     return funnel
+
+
+def confidence_counters(doc) -> dict[CountKey, int]:
+    """Funnel counts of one extracted document's confidence (``EXTRACT_CONFIDENCE``): its
+    decile, plus its fallback outcome when it has one. Documents without a confidence (the
+    fidelity extractor) count nothing."""
+    from kosmos_data.extract.common import CONFIDENCE_KEY, confidence_bucket
+
+    conf = doc.meta.get(CONFIDENCE_KEY)
+    if conf is None:
+        return {}
+    out = {(EXTRACT_CONFIDENCE, "extract", confidence_bucket(float(conf))): 1}
+    fallback = doc.meta.get("extraction_fallback")
+    if fallback:
+        out[(EXTRACT_CONFIDENCE, "extract", f"fallback:{fallback}")] = 1
+    return out
+
+
+#: Image-level safety and rights reasons (``kosmos_data.safety``): per distinct URL fetched.
+SAFETY_FETCH_REASONS = (
+    "x_robots_tag",
+    "tdm_reservation",
+    "tdmrep_reserved",
+    "blocked_hash",
+    "nsfw_image",
+)
+
+
+def safety_summary(
+    dropped: Mapping[str, Mapping[str, int]],
+    pii: Mapping[str, Mapping[str, int]],
+    image_dropped: Mapping[str, Mapping[str, int]],
+    fetched: Mapping[str, Mapping[str, int]],
+) -> dict[str, object]:
+    """The ``safety`` section: what the opt-out, PII, hash-list and NSFW rules removed.
+
+    ``optout`` counts pages by the signal that decided (``noai_header``, ``noai_meta``,
+    ``tdm_reservation_header``, ...); ``images`` counts distinct image URLs by fetch-time
+    reason and image occurrences dropped for those reasons; ``nsfw_documents`` the documents
+    dropped whole (OBELICS' rule); ``pii_replaced`` the replacements per kind.
+    """
+    fetch = {r: n for stage in fetched.values() for r, n in stage.items()}
+    occ = {r: n for stage in image_dropped.values() for r, n in stage.items()}
+    return {
+        "optout": dict(sorted(dropped.get("optout", {}).items())),
+        "pii_replaced": dict(sorted(pii.get("pii", {}).items())),
+        "images": {r: fetch[r] for r in SAFETY_FETCH_REASONS if fetch.get(r)},
+        "image_occurrences": {r: occ[r] for r in SAFETY_FETCH_REASONS if occ.get(r)},
+        "nsfw_documents": dropped.get("images", {}).get("nsfw_document", 0),
+    }
 
 
 def _last_stage_total(by_stage: Mapping[str, Mapping[str, int]], order: Sequence[str]) -> int:

@@ -47,6 +47,10 @@ class RawPage:
     #: What the reader did leniently (``kosmos_data.warc.STALE_CHUNKED``, ...): carried to
     #: ``Document.meta["read_notes"]`` so a page read under a judgement call stays visible.
     notes: tuple[str, ...] = ()
+    #: The archived response headers the opt-out step reads (``X-Robots-Tag``,
+    #: ``tdm-reservation``, ``tdm-policy``, ``Link``; ``kosmos_data.safety.optout``), as
+    #: (name, value) pairs in archive order; other headers are not kept.
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(slots=True)
@@ -101,6 +105,8 @@ class FetchedImage:
     sha256: str = ""
     phash: str = ""
     error: str = ""
+    #: open_nsfw score of the decoded image (``kosmos_data.safety.nsfw``); None: not scored.
+    nsfw_score: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -109,7 +115,13 @@ class FetchedImage:
 
 @dataclass(slots=True)
 class Segment:
-    """One item of a document: exactly one of ``text`` or ``image`` is set."""
+    """One item of a document: exactly one of ``text`` or ``image`` is set.
+
+    A text segment is the run of text between two images. It keeps the extractor's block
+    structure: one DOM block (paragraph, heading, list item, table cell, caption) per
+    ``"\\n"``-separated line, whitespace inside a block collapsed. The quality stage judges
+    and removes whole blocks (OBELICS' node unit), never a whole segment at once.
+    """
 
     text: str | None = None
     image: ImageRef | None = None

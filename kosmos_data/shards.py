@@ -539,6 +539,7 @@ def _blob(ref) -> ImageBlob:
         "num_bytes": f.num_bytes,
         "sha256": f.sha256,
         "phash": f.phash,
+        "nsfw_score": f.nsfw_score,
         "http_status": f.http_status,
     }
     return ImageBlob(f.data, f.ext, f.width, f.height, meta)

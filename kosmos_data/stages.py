@@ -1,24 +1,39 @@
-"""Uniform, Beam-free steps of the interleaved pipeline.
+"""Uniform, Beam-free steps, and the one contract every stage answers with.
 
-Each step is a small picklable object with ``name`` (the funnel stage), an optional
-``setup()`` for heavy resources (Beam calls it once per DoFn instance), and a call that
-returns an ``Outcome``: the verdict (keep or a stable drop reason) plus counters to add to
-the funnel (images dropped per reason, text nodes removed per reason, ...). The Beam layer
-(`kosmos_data.beam`) only routes outcomes; every decision lives here, testable without a
-runner.
+Each step is a small picklable object with ``name`` (the funnel stage), ``setup()`` for heavy
+resources (Beam calls it once per DoFn instance), and a call that returns an ``Outcome``:
+
+- kept: ``verdict`` None; ``record`` is the record passed on when the step changed its type
+  (extraction turns a ``RawPage`` into a ``Document``), else the input goes on;
+- dropped: ``verdict`` is a stable snake_case reason;
+- dead letter: ``dead`` is a ``DeadLetter`` (bad input, not filtering);
+
+plus ``counters`` to add to the funnel (images dropped per reason, text nodes removed per
+reason, ...). The Beam layer (``kosmos_data.beam``) only routes outcomes, through one
+transform (``ApplyStep``) or, for the per-archive chain, one DoFn that runs ``run_steps``;
+every decision lives here, testable without a runner.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from kosmos_data.decode import DecodeError, decode_html
 from kosmos_data.extract import ExtractConfig, ExtractionError, ExtractionTimeout, make_extractor
 from kosmos_data.filters.langid import LangIdConfig, LanguageIdentifier
 from kosmos_data.filters.quality import QualityConfig, judge
-from kosmos_data.funnel import IMAGE_DROPPED, IMAGES_KEPT, NODE_REMOVED
+from kosmos_data.funnel import (
+    IMAGE_DROPPED,
+    IMAGES_KEPT,
+    NODE_REMOVED,
+    PII_REPLACED,
+    confidence_counters,
+)
 from kosmos_data.prefilter import PrefilterConfig, prefilter
-from kosmos_data.records import DeadLetter, Document, RawPage, Verdict
+from kosmos_data.records import DeadLetter, Document, Dropped, RawPage, Segment, Verdict
+from kosmos_data.safety.optout import OptOutConfig, optout_verdict
+from kosmos_data.safety.pii import PiiConfig, redact
 from kosmos_data.sampling import SamplingConfig, cap_images, require_images, sample_single_image
 
 #: A counter to add to the funnel: (kind, stage, reason) -> n.
@@ -27,8 +42,52 @@ Counter = tuple[str, str, str]
 
 @dataclass(slots=True)
 class Outcome:
+    """What a step answers for one record: kept, dropped with a reason, or a dead letter."""
+
     verdict: Verdict = None
     counters: dict[Counter, int] = field(default_factory=dict)
+    record: object | None = None  # the kept record, when the step made a new one
+    dead: DeadLetter | None = None
+    detail: str = ""  # why, for ``dropped/`` (e.g. the exact opt-out signal)
+
+    def kept(self, record: object) -> object | None:
+        """The record to pass on, or None when the step dropped or dead-lettered it."""
+        if self.dead is not None or self.verdict is not None:
+            return None
+        return record if self.record is None else self.record
+
+
+@dataclass(slots=True)
+class StepsResult:
+    """Where a record ended after a chain of steps (``run_steps``): exactly one of
+    ``record`` (kept by every step), ``dropped`` or ``dead`` is set."""
+
+    record: object | None = None
+    dropped: Dropped | None = None
+    dead: DeadLetter | None = None
+
+
+def run_steps(steps: Sequence[object], record: object, counters: dict[Counter, int]) -> StepsResult:
+    """Apply ``steps`` in order until one drops or dead-letters the record.
+
+    ``counters`` accumulates every step's funnel counters (the caller sums them per archive
+    or per bundle). A dropped record keeps its document (for ``dropped/``) when it had one.
+    """
+    for step in steps:
+        outcome: Outcome = step(record)
+        for key, n in outcome.counters.items():
+            counters[key] = counters.get(key, 0) + n
+        if outcome.dead is not None:
+            return StepsResult(dead=outcome.dead)
+        if outcome.verdict is not None:
+            doc = record if isinstance(record, Document) else None
+            dropped = Dropped(
+                step.name, outcome.verdict, record.provenance, outcome.detail, document=doc
+            )
+            return StepsResult(dropped=dropped)
+        if outcome.record is not None:
+            record = outcome.record
+    return StepsResult(record=record)
 
 
 class PrefilterStep:
@@ -69,27 +128,29 @@ class ExtractStep:
         self.config = state["config"]
         self._extractor = None
 
-    def __call__(self, page: RawPage) -> Document | DeadLetter:
+    def __call__(self, page: RawPage) -> Outcome:
         if self._extractor is None:
             self.setup()
         try:
             html = decode_html(page)
         except DecodeError as e:
-            return DeadLetter("decode", e.reason, page.provenance, str(e), page.payload[:512])
+            dead = DeadLetter("decode", e.reason, page.provenance, str(e), page.payload[:512])
+            return Outcome(dead=dead)
         try:
-            return _read_flags(self._extractor.extract(html), page)
+            doc = _read_flags(self._extractor.extract(html), page)
         except ExtractionTimeout as e:
-            return DeadLetter("extract", "extraction_timeout", page.provenance, str(e))
+            return Outcome(
+                dead=DeadLetter("extract", "extraction_timeout", page.provenance, str(e))
+            )
         except ExtractionError as e:
-            return DeadLetter("extract", "extraction_error", page.provenance, str(e))
+            return Outcome(dead=DeadLetter("extract", "extraction_error", page.provenance, str(e)))
         except Exception as e:
             msg = f"{type(e).__name__}: {e}"
-            return DeadLetter("extract", "extractor_crash", page.provenance, msg)
-
-    @staticmethod
-    def counters(doc: Document) -> dict[Counter, int]:
+            return Outcome(dead=DeadLetter("extract", "extractor_crash", page.provenance, msg))
         drops = doc.meta.get("image_drops", {}) or {}
-        return {(IMAGE_DROPPED, "extract", str(r)): int(n) for r, n in drops.items() if n}
+        counters = {(IMAGE_DROPPED, "extract", str(r)): int(n) for r, n in drops.items() if n}
+        counters.update(confidence_counters(doc))
+        return Outcome(counters=counters, record=doc)
 
 
 def _read_flags(doc: Document, page: RawPage) -> Document:
@@ -155,3 +216,52 @@ class SamplingStep:
         if verdict is None:
             counters[(IMAGES_KEPT, self.name, "")] = len(doc.images)
         return Outcome(verdict, counters)
+
+
+class OptOutStep:
+    """Page-level AI opt-outs from the archived response, before extraction and any fetch
+    (``kosmos_data.safety.optout``: X-Robots-Tag, robots ``<meta>``, TDMRep)."""
+
+    name = "optout"
+
+    def __init__(self, config: OptOutConfig) -> None:
+        self.config = config
+
+    def setup(self) -> None:
+        pass
+
+    def __call__(self, page: RawPage) -> Outcome:
+        found = optout_verdict(page, self.config)
+        return Outcome(None) if found is None else Outcome(found.reason, detail=found.detail)
+
+
+class PiiStep:
+    """E-mail addresses, IP addresses and phone numbers in kept text (and alt text)
+    replaced by fixed placeholders (``kosmos_data.safety.pii``); never drops."""
+
+    name = "pii"
+
+    def __init__(self, config: PiiConfig) -> None:
+        self.config = config
+
+    def setup(self) -> None:
+        pass
+
+    def __call__(self, doc: Document) -> Outcome:
+        totals: dict[str, int] = {}
+        segments = []
+        for seg in doc.segments:
+            if seg.text:
+                text, counts = redact(seg.text, self.config)
+                seg = Segment(text=text) if text != seg.text else seg
+            elif seg.image is not None and seg.image.alt:
+                alt, counts = redact(seg.image.alt, self.config)
+                if alt != seg.image.alt:
+                    seg.image.alt = alt
+            else:
+                counts = {}
+            for kind, n in counts.items():
+                totals[kind] = totals.get(kind, 0) + n
+            segments.append(seg)
+        doc.segments = segments
+        return Outcome(None, {(PII_REPLACED, self.name, k): n for k, n in totals.items() if n})

@@ -91,6 +91,7 @@ from dataclasses import dataclass, replace
 from typing import BinaryIO
 
 from kosmos_data.records import DeadLetter, Provenance, RawPage
+from kosmos_data.safety.headers import optout_headers
 
 __all__ = [
     "READ_STAGE",
@@ -834,6 +835,18 @@ def _split_http(block: bytes) -> tuple[bytes, dict[str, str], int] | None:
     return lines[0], _parse_header_lines(lines[1:]), end
 
 
+def _header_pairs(head: bytes) -> list[tuple[str, str]]:
+    """Every ``Name: value`` line of an HTTP header block, repeats included (the opt-out
+    step must see each ``X-Robots-Tag`` line, where ``_parse_header_lines`` keeps the
+    first)."""
+    pairs = []
+    for raw in head.split(b"\n")[1:]:
+        name, sep, value = raw.rstrip(b"\r").partition(b":")
+        if sep and name.strip():
+            pairs.append((_text(name).strip(), _text(value).strip()))
+    return pairs
+
+
 def _record_item(
     fields: dict[str, str],
     block: bytes,
@@ -849,6 +862,7 @@ def _record_item(
     cap = config.max_payload_bytes
     status: int | None = None
     transfer = content = None
+    head = b""
     ctype = fields.get("content-type") or ""
     if ctype.lower().startswith("application/http"):
         parsed = _split_http(block)
@@ -861,13 +875,17 @@ def _record_item(
         transfer = hh.get("transfer-encoding")
         content = hh.get("content-encoding")
         body = block[start:]
+        head = block[:start]
     else:
         mime, charset = parse_content_type(ctype)
         body = block
     if len(body) > cap:
         body, truncated = body[:cap], True
     truncated = truncated or not complete
-    return _finish(prov, rtype, status, mime, charset, body, transfer, content, truncated, cap)
+    page = _finish(prov, rtype, status, mime, charset, body, transfer, content, truncated, cap)
+    if head and isinstance(page, RawPage):
+        page.headers = optout_headers(_header_pairs(head))
+    return page
 
 
 def _iter_warc_framed(
@@ -1283,7 +1301,7 @@ def _arc_item(rec, warc_file: str, config: ReadConfig) -> RawPage | DeadLetter:
     truncated = False
     if len(body) >= cap:
         truncated = bool(rec.raw_stream.read(1))
-    return _finish(
+    page = _finish(
         prov,
         rtype,
         status,
@@ -1295,3 +1313,6 @@ def _arc_item(rec, warc_file: str, config: ReadConfig) -> RawPage | DeadLetter:
         truncated,
         cap,
     )
+    if isinstance(page, RawPage):
+        page.headers = optout_headers(hh.headers)
+    return page

@@ -108,6 +108,19 @@ def cmd_train(argv: list[str]) -> int:
         action="store_true",
         help="recompute decoder layers in backward (less memory, ~1/3 more compute)",
     )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="loader processes per rank (default: cores / ranks on the node; 0: none)",
+    )
+    p.add_argument(
+        "--loader-shards",
+        type=int,
+        default=8,
+        help="loader shards per rank: fixes the batch order; at most this many workers",
+    )
+    p.add_argument("--prefetch", type=int, default=2, help="batches received/built ahead")
     p.add_argument("--save-every", type=int, default=0)
     p.add_argument("--log-every", type=int, default=1)
     p.add_argument("--resume", default=None, help="checkpoint to continue from")
@@ -132,6 +145,9 @@ def cmd_train(argv: list[str]) -> int:
         dropout=a.dropout,
         fsdp=a.fsdp,
         activation_checkpointing=a.activation_checkpointing,
+        workers=a.workers,
+        loader_shards=a.loader_shards,
+        prefetch=a.prefetch,
         save_every=a.save_every,
         log_every=a.log_every,
     )

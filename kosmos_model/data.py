@@ -39,7 +39,7 @@ import torch
 from kosmos_data import shards as kshards
 from kosmos_model.model import IGNORE
 from kosmos_model.tokenizer import Tokenizer
-from kosmos_model.vision import crop_image
+from kosmos_model.vision import crop_array
 
 # Token kinds. Only TEXT tokens are ever targets.
 TEXT, PROMPT, IMAGE, MARK, PAD = 0, 1, 2, 3, 4
@@ -173,11 +173,23 @@ class UnitStream:
         if not files:
             raise ValueError(f"source {name!r} has no files")
         self.name = name
-        # Ranks split files when there are enough of them, else samples (every world-th).
+        self.read, self.make_units = read, units
+        # Partitions (ranks x loader shards) split files when there are enough of them, else
+        # samples: partition r takes the samples whose index g in the concatenation of all
+        # files (in ``files`` order) has g % m == r % m, m = min(partitions, samples). A source
+        # with fewer samples than partitions gives some partitions the same samples (only toy
+        # corpora are that small), rather than none.
         self._stride_samples = len(files) < world_size
         self.files = files if self._stride_samples else files[rank::world_size]
         self.rank, self.world_size = rank, world_size
-        self.read, self.make_units = read, units
+        self._offsets: dict[str, int] = {}
+        self._modulus = world_size
+        if self._stride_samples:
+            total = 0
+            for f in files:
+                self._offsets[f] = total
+                total += sum(1 for _ in read(f))
+            self._modulus = max(1, min(world_size, total))
         self.seed, self.shuffle = seed, shuffle
         self.state = state or StreamState()
         self.max_epochs = max_epochs  # None: endless; else StopIteration after that many
@@ -192,8 +204,12 @@ class UnitStream:
         return order
 
     def _samples(self, path: str) -> Iterator[object]:
+        if not self._stride_samples:
+            yield from self.read(path)
+            return
+        m, offset = self._modulus, self._offsets[path]
         for i, s in enumerate(self.read(path)):
-            if not self._stride_samples or i % self.world_size == self.rank:
+            if (offset + i) % m == self.rank % m:
                 yield s
 
     def _open(self) -> None:
@@ -396,19 +412,45 @@ def targets_from_kinds(tokens: np.ndarray, kinds: np.ndarray) -> np.ndarray:
     return tgt
 
 
-def collate(seqs: list[PackedSequence], image_size: int) -> Batch:
+def collate_arrays(seqs: list[PackedSequence], image_size: int) -> dict:
+    """The ready batch as numpy arrays (what a loader worker sends): model inputs, targets,
+    image mask and decoded, cropped uint8 pixels, plus per-sequence source and fill."""
     tokens = np.stack([s.tokens for s in seqs])  # (B, L)
     kinds = np.stack([s.kinds for s in seqs])
     images = [im for s in seqs for im in s.images]
-    pixels = torch.stack([crop_image(im, image_size) for im in images]) if images else None
+    pixels = np.stack([crop_array(im, image_size) for im in images]) if images else None
+    return {
+        "input_ids": np.ascontiguousarray(tokens[:, :-1]),
+        "targets": targets_from_kinds(tokens, kinds),
+        "image_mask": kinds[:, :-1] == IMAGE,
+        "pixels": pixels,
+        "sources": [s.source for s in seqs],
+        "real_tokens": [s.real_tokens for s in seqs],
+    }
+
+
+def batch_from_arrays(arrays: dict, pin_memory: bool = False) -> Batch:
+    """Tensors over the worker's arrays (no copy), or copies in pinned memory for
+    ``non_blocking`` host-to-GPU transfers."""
+
+    def t(a: np.ndarray | None) -> torch.Tensor | None:
+        if a is None:
+            return None
+        x = torch.from_numpy(a)
+        return x.pin_memory() if pin_memory else x
+
     return Batch(
-        input_ids=torch.from_numpy(tokens[:, :-1].copy()),
-        targets=torch.from_numpy(targets_from_kinds(tokens, kinds)),
-        image_mask=torch.from_numpy(kinds[:, :-1] == IMAGE),
-        pixels=pixels,
-        sources=[s.source for s in seqs],
-        real_tokens=[s.real_tokens for s in seqs],
+        input_ids=t(arrays["input_ids"]),
+        targets=t(arrays["targets"]),
+        image_mask=t(arrays["image_mask"]),
+        pixels=t(arrays["pixels"]),
+        sources=list(arrays["sources"]),
+        real_tokens=list(arrays["real_tokens"]),
     )
+
+
+def collate(seqs: list[PackedSequence], image_size: int) -> Batch:
+    return batch_from_arrays(collate_arrays(seqs, image_size))
 
 
 class MixtureLoader:
@@ -607,29 +649,243 @@ def iter_texts(shard_dirs: list[str], limit_chars: int | None = None) -> Iterato
                     return
 
 
-class Prefetcher:
-    """Builds batches ahead in a background thread (image decoding and packing overlap the
-    training step); each batch comes with the loader state *after* it, so a checkpoint saves
-    the position of the last batch the trainer consumed, never of prefetched ones.
+# --------------------------------------------------------------------------- loader processes
 
-    Use it as a context manager: leaving the block, normally or by an exception, stops the
-    thread and waits for it (at most the batch it is building). A daemon thread still inside
-    torch or Pillow when the interpreter finalises is ended mid-call (Python < 3.14 calls
-    ``pthread_exit`` on it), which can abort the process (SIGABRT); joining rules that out.
+
+def default_workers() -> int:
+    """Loader processes per rank when none are configured: this process's CPU cores (its
+    affinity mask) divided among the ranks of this node (``LOCAL_WORLD_SIZE``, torchrun)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # (not Linux)
+        cores = os.cpu_count() or 1
+    return max(1, cores // int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+
+
+@dataclass(frozen=True, slots=True)
+class LoaderSpec:
+    """Everything a loader process needs to build its batches (picklable, no open files).
+
+    The data of one rank is split into ``loader_shards`` *loader shards*; loader shard v of
+    rank r reads partition ``r * loader_shards + v`` of ``world_size * loader_shards``
+    (``UnitStream``: every P-th file, or every P-th sample when a source has fewer files than
+    partitions) and is one ``MixtureLoader`` of its own. Batch k of the rank comes from loader
+    shard ``k % loader_shards``. So the batch sequence is fixed by (seed, world size, loader
+    shards) and does not depend on how many processes build it: ``workers`` may change
+    between a run and its resume, ``loader_shards`` may not.
     """
 
-    def __init__(self, loader: MixtureLoader, depth: int = 2) -> None:
-        self.loader, self.depth = loader, depth
-        self.state = loader.state_dict()
+    shard_dirs: dict[str, str]
+    tokenizer: bytes  # the SentencePiece model proto
+    num_latents: int
+    batch_size: int
+    seq_len: int
+    image_size: int
+    mixture: MixtureConfig = field(default_factory=MixtureConfig)
+    instructions: str | None = None
+    seed: int = 0
+    rank: int = 0
+    world_size: int = 1
+    loader_shards: int = 8
+
+    def __post_init__(self) -> None:
+        if self.loader_shards < 1:
+            raise ValueError(f"LoaderSpec.loader_shards must be >= 1, got {self.loader_shards}")
+        if not 0 <= self.rank < self.world_size:
+            raise ValueError(f"LoaderSpec.rank {self.rank} not in [0, {self.world_size})")
+
+    def shares(self) -> dict[str, float]:
+        return mixture_shares(self.mixture, self.shard_dirs, bool(self.instructions))
+
+    def build(self, shard: int, tok: Tokenizer | None = None) -> MixtureLoader:
+        """Loader shard ``shard`` of this rank."""
+        v = self.loader_shards
+        return mixture_loader(
+            self.shard_dirs,
+            tok or Tokenizer(self.tokenizer),
+            self.num_latents,
+            batch_size=self.batch_size,
+            seq_len=self.seq_len,
+            image_size=self.image_size,
+            mixture=self.mixture,
+            instructions=self.instructions,
+            seed=self.seed,
+            rank=self.rank * v + shard,
+            world_size=self.world_size * v,
+        )
+
+
+LOADER_STATE_FORMAT = "kosmos-loader/2"
+
+
+def initial_loader_state(spec: LoaderSpec) -> dict:
+    return {
+        "format": LOADER_STATE_FORMAT,
+        "loader_shards": spec.loader_shards,
+        "next": 0,
+        "shards": [None] * spec.loader_shards,
+    }
+
+
+def check_loader_state(state: dict, spec: LoaderSpec) -> None:
+    if state.get("format") != LOADER_STATE_FORMAT:
+        raise ValueError(
+            f"data position format {state.get('format')!r} is not {LOADER_STATE_FORMAT!r} "
+            "(a checkpoint from before loader shards): it cannot be resumed exactly"
+        )
+    if state["loader_shards"] != spec.loader_shards:
+        raise ValueError(
+            f"the checkpoint's data has {state['loader_shards']} loader shards, this run "
+            f"{spec.loader_shards}: the batch order would differ"
+        )
+
+
+class _Shards:
+    """Some of a rank's loader shards, built lazily and restored from a saved state."""
+
+    def __init__(self, spec: LoaderSpec, state: dict) -> None:
+        self.spec, self.state = spec, state
+        self.tok = Tokenizer(spec.tokenizer)
+        self.loaders: dict[int, MixtureLoader] = {}
+
+    def loader(self, v: int) -> MixtureLoader:
+        if v not in self.loaders:
+            ld = self.spec.build(v, self.tok)
+            if self.state["shards"][v] is not None:
+                ld.load_state_dict(self.state["shards"][v])
+            self.loaders[v] = ld
+        return self.loaders[v]
+
+    def produce(self, k: int) -> tuple[dict, dict]:
+        """Batch ``k`` as arrays, and its loader shard's state after it."""
+        ld = self.loader(k % self.spec.loader_shards)
+        arrays = collate_arrays(ld.next_sequences(), self.spec.image_size)
+        return arrays, ld.state_dict()
+
+
+def _worker_main(spec, state, worker, workers, out, stop) -> None:  # pragma: no cover (child)
+    """A loader process: builds every batch k with ``(k % loader_shards) % workers ==
+    worker``, in order, and sends ``(k, arrays, shard state)``; an error is sent as text."""
+    import traceback
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    torch.set_num_threads(1)
+    try:
+        shards = _Shards(spec, state)
+        k = state["next"]
+        while not stop.is_set():
+            if (k % spec.loader_shards) % workers == worker:
+                item: tuple = ("batch", k, *shards.produce(k))
+                while not stop.is_set():
+                    try:
+                        out.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+            k += 1
+        out.cancel_join_thread()  # stopped: unsent batches are not needed
+    except BaseException:
+        out.put(("error", worker, traceback.format_exc(), None))  # flushed at exit
+
+
+class BatchLoader:
+    """A rank's training batches, built ``workers`` processes wide (0: in this process).
+
+    Shard reading, tokenisation, packing, mixing and image decoding all run in the worker
+    processes (spawned, so none inherits this process's threads or CUDA state); this process
+    receives ready numpy arrays, wraps them as tensors (copied to pinned memory when
+    ``pin_memory``) and hands them out in batch order. With ``prefetch > 0`` a thread of this
+    process receives (and pins) up to ``prefetch`` batches ahead; each worker also builds up
+    to ``prefetch`` batches ahead of being asked.
+
+    ``state_dict()`` is the position after the last batch handed out, never of prefetched
+    ones: ``next`` (the next batch index) and every loader shard's ``MixtureLoader`` state.
+    Use it as a context manager: leaving the block stops the thread and the processes.
+    """
+
+    def __init__(
+        self,
+        spec: LoaderSpec,
+        *,
+        workers: int = 0,
+        prefetch: int = 2,
+        pin_memory: bool = False,
+        state: dict | None = None,
+    ) -> None:
+        if workers < 0 or prefetch < 0:
+            raise ValueError("BatchLoader workers and prefetch must be >= 0")
+        self.spec, self.pin_memory = spec, pin_memory
+        if state is not None:
+            check_loader_state(state, spec)
+            state = json.loads(json.dumps(state))  # (a private copy)
+        self.state = state or initial_loader_state(spec)
+        self._produced = json.loads(json.dumps(self.state))  # state after the last produced
+        self.workers = min(workers, spec.loader_shards)
+        self.pids: list[int] = []
+        self._procs: list = []
+        self._queues: list = []
+        self._local: _Shards | None = None
+        if self.workers:
+            import multiprocessing as mp
+
+            ctx = mp.get_context("spawn")
+            self._stop_procs = ctx.Event()
+            for w in range(self.workers):
+                q = ctx.Queue(maxsize=max(1, prefetch))
+                p = ctx.Process(
+                    target=_worker_main,
+                    args=(spec, self.state, w, self.workers, q, self._stop_procs),
+                    daemon=True,
+                    name=f"kosmos-loader-{w}",
+                )
+                p.start()
+                self._procs.append(p)
+                self._queues.append(q)
+            self.pids = [p.pid for p in self._procs]
+        else:
+            self._local = _Shards(spec, self.state)
         self._stop = threading.Event()
-        self._queue: queue.Queue = queue.Queue(maxsize=max(1, depth))
+        self._queue: queue.Queue = queue.Queue(maxsize=max(1, prefetch))
         self._thread = None
-        if depth > 0:
+        if prefetch > 0:
             self._thread = threading.Thread(target=self._work, daemon=True, name="prefetch")
             self._thread.start()
 
+    @property
+    def shares(self) -> dict[str, float]:
+        return self.spec.shares()
+
+    def _receive(self, k: int) -> tuple[dict, dict]:
+        w = (k % self.spec.loader_shards) % self.workers
+        q, proc = self._queues[w], self._procs[w]
+        while True:
+            try:
+                kind, got, arrays, shard_state = q.get(timeout=1.0)
+                break
+            except queue.Empty:
+                if self._stop.is_set():
+                    raise RuntimeError("loader closed") from None
+                if not proc.is_alive() and q.empty():
+                    raise RuntimeError(
+                        f"loader worker {w} (pid {proc.pid}) died, exit code {proc.exitcode}"
+                    ) from None
+        if kind == "error":
+            raise RuntimeError(f"loader worker {got} failed:\n{arrays}")
+        if got != k:
+            raise RuntimeError(f"loader worker {w} sent batch {got}, expected {k}")
+        return arrays, shard_state
+
     def _produce(self) -> tuple[Batch, dict]:
-        return self.loader.next_batch(), self.loader.state_dict()
+        st = self._produced
+        k = st["next"]
+        if self._local is not None:
+            arrays, shard_state = self._local.produce(k)
+        else:
+            arrays, shard_state = self._receive(k)
+        st["next"] = k + 1
+        st["shards"][k % self.spec.loader_shards] = shard_state
+        after = {**st, "shards": list(st["shards"])}
+        return batch_from_arrays(arrays, self.pin_memory), after
 
     def _work(self) -> None:
         while not self._stop.is_set():
@@ -646,7 +902,7 @@ class Prefetcher:
             if isinstance(item, BaseException):
                 return
 
-    def __iter__(self) -> Prefetcher:
+    def __iter__(self) -> BatchLoader:
         return self
 
     def __next__(self) -> Batch:
@@ -660,12 +916,23 @@ class Prefetcher:
         return self.state
 
     def close(self) -> None:
-        """Stop the thread and wait for it: it ends after the batch it is building."""
+        """Stop the thread (it ends after the batch it is receiving) and the processes."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+        if self._procs:
+            self._stop_procs.set()
+            for p in self._procs:
+                p.join(timeout=5)
+                if p.is_alive():
+                    p.terminate()
+                    p.join()
+            for q in self._queues:
+                q.close()
+                q.cancel_join_thread()
+            self._procs = []
 
-    def __enter__(self) -> Prefetcher:
+    def __enter__(self) -> BatchLoader:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -26,40 +26,54 @@ from torch import nn
 # --------------------------------------------------------------------------- xPos
 
 
-def xpos_tables(
-    positions: torch.Tensor, head_dim: int, *, theta: float, gamma: float, scale_base: int
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``(cos, sin, log_scale)`` of shape (T, head_dim/2) for integer ``positions`` (T,).
-
-    Pair i of a head (dims 2i, 2i+1) rotates by ``n * theta**(-2i/d)`` and is scaled by
-    ``zeta_i ** (n / scale_base)`` with ``zeta_i = (2i/d + gamma) / (1 + gamma)`` (xPos §3.2).
-    """
-    half = head_dim // 2
-    i = torch.arange(half, dtype=torch.float64, device=positions.device)
-    inv_freq = theta ** (-2.0 * i / head_dim)  # (d/2,)
-    zeta = (2.0 * i / head_dim + gamma) / (1.0 + gamma)  # (d/2,)
-    pos = positions.to(torch.float64)[:, None]  # (T, 1)
-    angle = pos * inv_freq[None, :]  # (T, d/2)
-    log_scale = pos / scale_base * torch.log(zeta)[None, :]  # (T, d/2)
-    return angle.cos().float(), angle.sin().float(), log_scale.float()
-
-
 class XPosTables(NamedTuple):
     """Per-position rotation and scale tables, computed once per forward for all layers."""
 
     cos: torch.Tensor  # (T, d/2)
     sin: torch.Tensor  # (T, d/2)
     q_scale: torch.Tensor  # (T, d/2): zeta^(n/512)
-    k_scale: torch.Tensor  # (T, d/2): zeta^(-n/512)
+    k_scale: torch.Tensor  # (T, d/2): 1 / zeta^(n/512)
 
 
 def make_xpos(
-    positions: torch.Tensor, head_dim: int, *, theta: float, gamma: float, scale_base: int
+    positions: torch.Tensor,
+    head_dim: int,
+    *,
+    theta: float,
+    gamma: float,
+    scale_base: int,
+    scale_positions: torch.Tensor | None = None,
 ) -> XPosTables:
-    cos, sin, log_scale = xpos_tables(
-        positions, head_dim, theta=theta, gamma=gamma, scale_base=scale_base
-    )
-    return XPosTables(cos, sin, log_scale.exp(), (-log_scale).exp())
+    """xPos tables (Sun et al., 2022, §3.2), computed as torchscale 0.3.0's ``XPOS`` does.
+
+    Pair i of a head (dims 2i, 2i+1) at position n rotates by ``n * theta**(-2i/d)`` and is
+    scaled by ``zeta_i ** (n / scale_base)``, ``zeta_i = (2i/d + gamma) / (1 + gamma)``;
+    keys use ``1 / zeta_i ** (m / scale_base)``. ``positions`` give the rotation angles,
+    ``scale_positions`` (default: the same) the decay exponents.
+
+    Where torchscale departs from the paper's text, this follows torchscale (checked by
+    ``tests/model/test_torchscale_parity.py``):
+
+    * the rotation uses positions ``0..T-1`` but the scale uses *centred* positions
+      (``XPOS.forward``: ``min_pos = -(length + offset) // 2``), so zeta^(+-n/512) stays
+      near 1; the paper writes one position n for both. q.k is the same either way, since
+      both shifts cancel in ``n - m``;
+    * the tables are computed in float32 (``inv_freq = 1 / 10000 ** (arange(d/2) / (d/2))``,
+      ``scale ** (n / 512)``, keys ``1 / scale``), not in exact arithmetic: the angle's
+      rounding error grows as ``n * 2**-24`` rad, the same in both implementations.
+    """
+    half = head_dim // 2
+    device = positions.device
+    inv_freq = 1.0 / (theta ** (torch.arange(0, half, device=device) / half))  # float32
+    # The outer product as a broadcast multiply (bitwise what torchscale's einsum gives in
+    # float32): einsum would run in bf16 under autocast, ruining angles of large positions.
+    angle = positions.to(torch.float32)[:, None] * inv_freq[None, :]  # (T, d/2)
+    zeta = (torch.arange(0, head_dim, 2, device=device) + gamma * head_dim) / (
+        (1.0 + gamma) * head_dim
+    )  # (d/2,), float32
+    sp = positions if scale_positions is None else scale_positions
+    q_scale = zeta ** (sp.to(torch.float32) / scale_base)[:, None]  # (T, d/2)
+    return XPosTables(angle.cos(), angle.sin(), q_scale, 1.0 / q_scale)
 
 
 def rotate_and_scale(
@@ -68,11 +82,13 @@ def rotate_and_scale(
     """Rotate each pair (x_2i, x_2i+1) by its angle and multiply it by its scale.
 
     x: (..., T, d); cos, sin, scale: (T, d/2). Computes in float32, returns x's dtype.
+    (torchscale's ``apply_rotary_pos_emb``: ``x * cos*s + rotate_every_two(x) * sin*s``.)
     """
     xf = x.float()
     even, odd = xf[..., 0::2], xf[..., 1::2]  # (..., T, d/2)
-    out_even = (even * cos - odd * sin) * scale
-    out_odd = (odd * cos + even * sin) * scale
+    c, s = cos * scale, sin * scale
+    out_even = even * c - odd * s
+    out_odd = odd * c + even * s
     return torch.stack((out_even, out_odd), dim=-1).flatten(-2).to(x.dtype)
 
 
@@ -84,21 +100,53 @@ def apply_xpos(
     theta: float = 10000.0,
     gamma: float = 0.4,
     scale_base: int = 512,
+    scale_positions: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """xPos on queries (``downscale=False``: times zeta^(n/512)) or keys (zeta^(-n/512)).
 
     x: (..., T, head_dim); positions: (T,). Pure function: computes in float32 and returns
-    x's dtype. Positions may be offset by any constant (the model centres them, as torchscale
-    does, to keep zeta^(+-n/512) in a small range): q.k depends only on n - m.
+    x's dtype. ``xpos_positions(T)`` gives torchscale's positions (rotation from 0, scale
+    centred); any constant shift of either leaves q.k unchanged (it depends only on n - m).
     """
-    t = make_xpos(positions, x.shape[-1], theta=theta, gamma=gamma, scale_base=scale_base)
+    t = make_xpos(
+        positions,
+        x.shape[-1],
+        theta=theta,
+        gamma=gamma,
+        scale_base=scale_base,
+        scale_positions=scale_positions,
+    )
     return rotate_and_scale(x, t.cos, t.sin, t.k_scale if downscale else t.q_scale)
 
 
 def centered_positions(length: int, device: torch.device | None = None) -> torch.Tensor:
-    """Positions ``-length//2 ... `` (torchscale's XPOS centres them); shifts cancel in q.k."""
-    start = -(length // 2)
+    """torchscale's ``XPOS`` scale positions: ``-(length // 2 rounded up) ...``, i.e.
+    ``arange(-length // 2, length - length // 2)`` with floor division (``-3..1`` for 5)."""
+    start = (-length) // 2
     return torch.arange(start, start + length, device=device)
+
+
+def xpos_positions(
+    length: int, device: torch.device | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(rotation positions 0..T-1, centred scale positions)``, as torchscale uses them."""
+    return torch.arange(length, device=device), centered_positions(length, device)
+
+
+def xpos_for_length(
+    length: int,
+    head_dim: int,
+    *,
+    theta: float,
+    gamma: float,
+    scale_base: int,
+    device: torch.device | None = None,
+) -> XPosTables:
+    """The tables of a length-T self-attention in training (torchscale's ``offset=0``)."""
+    rotation, scale = xpos_positions(length, device)
+    return make_xpos(
+        rotation, head_dim, theta=theta, gamma=gamma, scale_base=scale_base, scale_positions=scale
+    )
 
 
 # --------------------------------------------------------------------------- Magneto

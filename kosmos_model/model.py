@@ -15,7 +15,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from kosmos_model.config import ModelConfig
-from kosmos_model.layers import DecoderLayer, centered_positions, magneto_init_, make_xpos
+from kosmos_model.layers import DecoderLayer, magneto_init_, xpos_for_length
 from kosmos_model.resampler import Resampler
 from kosmos_model.vision import CLIPVisionEncoder
 
@@ -77,14 +77,16 @@ class Kosmos(nn.Module):
     # ----------------------------------------------------------------------- parts
 
     def xpos_tables(self, length: int, device: torch.device):
-        """xPos tables for centred positions, shared by every layer of one forward."""
+        """xPos tables (torchscale's positions: rotation from 0, scale centred), shared by
+        every layer of one forward."""
         c = self.config
-        return make_xpos(
-            centered_positions(length, device),
+        return xpos_for_length(
+            length,
             c.head_dim,
             theta=c.rope_theta,
             gamma=c.xpos_gamma,
             scale_base=c.xpos_scale_base,
+            device=device,
         )
 
     def encode_images(self, pixels: torch.Tensor) -> torch.Tensor:

@@ -25,12 +25,13 @@ import torch.distributed as dist
 from kosmos_model.config import ModelConfig, get_config
 from kosmos_model.data import (
     Batch,
+    BatchLoader,
+    LoaderSpec,
     MixtureConfig,
-    Prefetcher,
     build_streams,
     collate,
+    default_workers,
     iter_texts,
-    mixture_loader,
     pack_sequence,
     plan_mixture,
     shard_dirs_by_source,
@@ -64,8 +65,16 @@ class TrainConfig:
     dropout: float | None = None  # None: the model config's (0.1)
     fsdp: bool = False
     activation_checkpointing: bool = False
-    #: Batches built ahead in a background thread (0: build each batch when needed).
+    #: Batches received (and pinned) ahead by a background thread, and built ahead by each
+    #: loader process (0: build or receive each batch when needed).
     prefetch: int = 2
+    #: Loader processes per rank (shard reading, tokenising, packing, image decoding);
+    #: None: this process's cores / ranks on the node (``data.default_workers``); 0: none,
+    #: batches are built in the training process. Does not change the batch order.
+    workers: int | None = None
+    #: Each rank's data is split into this many loader shards, batch k from shard k % n
+    #: (``data.LoaderSpec``); at most this many workers are useful. Fixes the batch order.
+    loader_shards: int = 8
     save_every: int = 0  # 0: only at the end
     log_every: int = 1
 
@@ -77,6 +86,10 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.lr must be > 0, got {self.lr}")
         if self.warmup_steps < 0 or self.save_every < 0 or self.prefetch < 0:
             raise ValueError("TrainConfig.warmup_steps, save_every and prefetch must be >= 0")
+        if self.workers is not None and self.workers < 0:
+            raise ValueError(f"TrainConfig.workers must be >= 0 or None, got {self.workers}")
+        if self.loader_shards < 1:
+            raise ValueError(f"TrainConfig.loader_shards must be >= 1, got {self.loader_shards}")
         if not self.shard_dirs:
             raise ValueError("TrainConfig.shard_dirs is empty")
 
@@ -232,7 +245,15 @@ def model_from_checkpoint(ckpt: dict) -> Kosmos:
 
 
 #: Fields a resumed run must share with its checkpoint: they decide the data order and shapes.
-RESUME_FIELDS = ("model", "seq_len", "batch_size", "grad_accum", "seed", "mixture")
+RESUME_FIELDS = (
+    "model",
+    "seq_len",
+    "batch_size",
+    "grad_accum",
+    "seed",
+    "mixture",
+    "loader_shards",
+)
 
 
 def check_resume_config(cfg: TrainConfig, saved: dict) -> None:
@@ -319,10 +340,10 @@ def train(cfg: TrainConfig, resume: str | None = None, quiet: bool = False) -> l
     sched = torch.optim.lr_scheduler.LambdaLR(
         optim, lambda s: lr_lambda(s, cfg.warmup_steps, cfg.steps)
     )
-    loader = mixture_loader(
-        cfg.shard_dirs,
-        tok,
-        mcfg.num_latents,
+    spec = LoaderSpec(
+        shard_dirs=dict(cfg.shard_dirs),
+        tokenizer=tok.model_proto,
+        num_latents=mcfg.num_latents,
         batch_size=micro,
         seq_len=cfg.seq_len,
         image_size=mcfg.vision.image_size,
@@ -331,6 +352,7 @@ def train(cfg: TrainConfig, resume: str | None = None, quiet: bool = False) -> l
         seed=cfg.seed,
         rank=d.rank,
         world_size=d.world,
+        loader_shards=cfg.loader_shards,
     )
     step = 0
     if ckpt:
@@ -344,14 +366,13 @@ def train(cfg: TrainConfig, resume: str | None = None, quiet: bool = False) -> l
             options=StateDictOptions(full_state_dict=True),
         )
         sched.load_state_dict(ckpt["scheduler"])
-        loader.load_state_dict(ckpt["data"][d.rank])
         _set_rng_state(ckpt["rng"][d.rank])
         step = ckpt["step"]
     if d.main and not quiet:
         counts = count_parameters(model)
         print(f"model {mcfg.name}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
         tokens_per_step = cfg.batch_size * cfg.seq_len
-        plan = plan_mixture(loader.shares, cfg.shard_dirs, tokens_per_step, cfg.steps)
+        plan = plan_mixture(spec.shares(), cfg.shard_dirs, tokens_per_step, cfg.steps)
         for s, p in plan.items():
             ep = "n/a" if p["epochs"] is None else f"{p['epochs']:.2f}"
             print(
@@ -359,13 +380,20 @@ def train(cfg: TrainConfig, resume: str | None = None, quiet: bool = False) -> l
                 f"{p['manifest_tokens']:,}, planned {p['planned_tokens']:,} ({ep} epochs)"
             )
 
-    def save(batches: Prefetcher, name: str) -> None:
+    def save(batches: BatchLoader, name: str) -> None:
         path = os.path.join(cfg.out_dir, name)
         save_checkpoint(path, wrapped, optim, sched, batches, step, cfg, mcfg, tok, d)
 
     losses: list[float] = []
     wrapped.train()
-    with Prefetcher(loader, cfg.prefetch) as batches:
+    workers = default_workers() if cfg.workers is None else cfg.workers
+    with BatchLoader(
+        spec,
+        workers=workers,
+        prefetch=cfg.prefetch,
+        pin_memory=d.device.type == "cuda",
+        state=ckpt["data"][d.rank] if ckpt else None,
+    ) as batches:
         while step < cfg.steps:
             t0 = time.perf_counter()
             total, tokens = 0.0, 0

@@ -32,21 +32,37 @@ CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 # --------------------------------------------------------------------------- preprocessing
 
 
-def crop_image(image: Image.Image | bytes, size: int) -> torch.Tensor:
+def crop_array(image: Image.Image | bytes, size: int) -> np.ndarray:
     """CLIP's geometric transform: RGB, bicubic resize of the short side to ``size``, centre
     crop. Returns (3, size, size) uint8 (a quarter of float32's bytes to batch and copy to
-    the GPU; ``normalize_pixels`` finishes the transform, on the device)."""
-    if isinstance(image, (bytes, bytearray)):
+    the GPU; ``normalize_pixels`` finishes the transform, on the device).
+
+    Loader workers call this on encoded bytes. An image already ``size`` px on its short side
+    (what the image stage writes: 224 px centre crops) is only decoded; a JPEG at least twice
+    too big is decoded at reduced scale (libjpeg's DCT scaling, ``Image.draft``, the largest
+    1/2, 1/4 or 1/8 that keeps both sides >= ``size``) before the bicubic resize.
+    """
+    if isinstance(image, (bytes, bytearray, memoryview)):
         image = Image.open(io.BytesIO(image))
+        if image.format == "JPEG" and min(image.size) >= 2 * size:
+            image.draft("RGB", (size, size))
     image = image.convert("RGB")
     w, h = image.size
-    scale = size / min(w, h)
-    new_w, new_h = max(size, round(w * scale)), max(size, round(h * scale))
-    image = image.resize((new_w, new_h), resample=Image.Resampling.BICUBIC)
-    left, top = (new_w - size) // 2, (new_h - size) // 2
-    image = image.crop((left, top, left + size, top + size))
+    if min(w, h) != size:
+        scale = size / min(w, h)
+        new_w, new_h = max(size, round(w * scale)), max(size, round(h * scale))
+        image = image.resize((new_w, new_h), resample=Image.Resampling.BICUBIC)
+        w, h = new_w, new_h
+    if (w, h) != (size, size):
+        left, top = (w - size) // 2, (h - size) // 2
+        image = image.crop((left, top, left + size, top + size))
     arr = np.asarray(image, dtype=np.uint8)  # (H, W, 3)
-    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
+    return np.ascontiguousarray(arr.transpose(2, 0, 1))
+
+
+def crop_image(image: Image.Image | bytes, size: int) -> torch.Tensor:
+    """``crop_array`` as a (3, size, size) uint8 tensor."""
+    return torch.from_numpy(crop_array(image, size))
 
 
 def normalize_pixels(pixels: torch.Tensor) -> torch.Tensor:

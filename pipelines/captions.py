@@ -18,6 +18,7 @@ such as COCO/Flickr30k; images against evaluation images by pHash) and image fet
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 
@@ -32,19 +33,12 @@ from kosmos_data.beam.inputs import expand_inputs
 from kosmos_data.beam.shards import WriteShards
 from kosmos_data.beam.sources import ReadTableDocs
 from kosmos_data.beam.transforms import DEAD_TAG, DROPPED_TAG, STATS_TAG, ApplyStep, count_outputs
-from kosmos_data.config import as_jsonable, load_config_file
+from kosmos_data.config import as_jsonable
 from kosmos_data.decontam import DecontamConfig
 from kosmos_data.dedup import DedupConfig
-from kosmos_data.dedup.flags import (
-    add_decontam_flags,
-    add_dedup_flags,
-    decontam_flag_values,
-    dedup_flag_values,
-)
 from kosmos_data.filters.langid import LangIdConfig
 from kosmos_data.funnel import CORPUS_STAGES
 from kosmos_data.images.config import ImageConfig
-from kosmos_data.images.flags import add_image_flags, image_flag_values
 from kosmos_data.outputs import OutputConfig
 from kosmos_data.shards import ShardConfig, caption_sample
 from kosmos_data.sources import (
@@ -54,18 +48,16 @@ from kosmos_data.sources import (
     caption_document,
 )
 from kosmos_data.stages import LanguageStep
+from pipelines import sections
 from pipelines.common import (
     WriteRunOutputs,
     add_input_args,
-    add_output_args,
-    build_sections,
     cli_main,
-    output_sections,
-    parse_job_args,
     prepare_run_dir,
     run_pipeline,
     write_funnel,
 )
+from pipelines.options import ParsedJob, Section, job_parser, parse_job
 
 log = logging.getLogger(__name__)
 
@@ -99,72 +91,54 @@ class CaptionsConfig:
         check_status_from(self.images, self.output)
 
 
-class CaptionsOptions:
-    """Flags of ``kosmos-data run captions``."""
-
-    @classmethod
-    def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
-        add_input_args(parser, "Parquet/TSV/CSV/JSONL caption table")
-        parser.add_argument("--url-column", default=None, help="default: url")
-        parser.add_argument("--caption-column", default=None, help="default: caption (or TEXT)")
-        parser.add_argument(
-            "--columns", default=None, help="comma-separated names for a header-less TSV/CSV"
-        )
-        parser.add_argument("--min-caption-words", type=int, default=None)
-        parser.add_argument("--max-caption-words", type=int, default=None)
-        parser.add_argument("--min-similarity", type=float, default=None)
-        parser.add_argument("--languages", default=None, help="comma-separated, default en")
-        parser.add_argument("--language-threshold", type=float, default=None)
-        add_dedup_flags(parser)
-        add_decontam_flags(parser)
-        add_image_flags(parser, fetch_by_default=True)
-        add_output_args(parser)
-
-
-def config_from_options(opts: argparse.Namespace) -> CaptionsConfig:
-    file_cfg = load_config_file(opts.config)
-    langs = tuple(x.strip() for x in opts.languages.split(",")) if opts.languages else None
-    columns = tuple(c.strip() for c in opts.columns.split(",")) if opts.columns else None
-    sections = {
-        "read": (
-            CaptionReadConfig,
-            {
-                "url_column": opts.url_column,
-                "caption_column": opts.caption_column,
-                "columns": columns,
-            },
-        ),
-        "captions": (
-            CaptionFilterConfig,
-            {
-                "min_words": opts.min_caption_words,
-                "max_words": opts.max_caption_words,
-                "min_similarity": opts.min_similarity,
-            },
-        ),
-        "langid": (
-            LangIdConfig,
-            {
-                "languages": langs,
-                "threshold": opts.language_threshold
-                if opts.language_threshold is not None
-                else file_cfg.get("langid", {}).get("threshold", CAPTION_LANGUAGE_THRESHOLD),
-            },
-        ),
-        "dedup": (DedupConfig, dedup_flag_values(opts)),
-        "decontam": (DecontamConfig, decontam_flag_values(opts)),
-        # Caption shards are images: fetching is on unless --no-fetch-images or the config
-        # file turn it off (then only docs/ is written).
-        "images": (ImageConfig, {"fetch": True} | _given(image_flag_values(opts))),
-        **output_sections(opts),
-    }
-    built = build_sections(file_cfg, sections)
-    inputs = expand_inputs(opts.inputs, "", opts.max_files, opts.files_seed)
-    return CaptionsConfig(inputs=tuple(inputs), output=opts.output, **built)
+#: The job's stage sections, in the order of the data's way (see ``pipelines.options``).
+SECTIONS = (
+    Section(
+        "read",
+        CaptionReadConfig,
+        aliases={
+            "url_column": "--url-column",
+            "caption_column": "--caption-column",
+            "columns": "--columns",
+        },
+        comma_fields=("columns",),
+        title="read (caption tables)",
+    ),
+    Section(
+        "captions",
+        CaptionFilterConfig,
+        aliases={
+            "min_words": "--min-caption-words",
+            "max_words": "--max-caption-words",
+            "min_similarity": "--min-similarity",
+        },
+        title="caption filters",
+    ),
+    dataclasses.replace(sections.LANGID, defaults={"threshold": CAPTION_LANGUAGE_THRESHOLD}),
+    sections.DEDUP,
+    sections.DECONTAM,
+    # Caption shards are images: fetching is on (--no-fetch-images writes docs/ only).
+    dataclasses.replace(sections.IMAGES, defaults={"fetch": True}),
+    sections.SHARDS,
+    sections.OUTPUTS,
+)
+PROG = "kosmos-data run captions"
 
 
-def _given(values: dict) -> dict:
-    return {k: v for k, v in values.items() if v is not None}
+def parser() -> argparse.ArgumentParser:
+    return job_parser(
+        PROG,
+        "Image-caption tables (LAION-style) -> filtered, deduplicated, decontaminated "
+        "caption shards with fetched images.",
+        SECTIONS,
+        lambda p: add_input_args(p, "Parquet/TSV/CSV/JSONL caption table"),
+    )
+
+
+def config_from_args(parsed: ParsedJob) -> CaptionsConfig:
+    a = parsed.args
+    inputs = expand_inputs(a.inputs, "", a.max_files, a.files_seed)
+    return CaptionsConfig(inputs=tuple(inputs), output=a.output, **parsed.sections)
 
 
 def build(
@@ -194,11 +168,7 @@ def build(
         image_stats = [images[STATS_TAG]]
     dead = (read[DEAD_TAG],) | "FlattenDeadLetters" >> beam.Flatten()
     _ = (kept, dropped, dead) | "WriteRunOutputs" >> WriteRunOutputs(out, config.outputs)
-    run_config = as_jsonable(
-        {k: getattr(config, k) for k in ("read", "captions", "langid", "dedup", "decontam")}
-        | {"images": config.images}
-        | {"shards": config.shards}
-    )
+    run_config = as_jsonable({s.name: getattr(config, s.name) for s in SECTIONS})
     if config.images.fetch:
         _ = (
             kept
@@ -222,10 +192,8 @@ def build(
 
 
 def prepare(argv: list[str], save_main_session: bool = False):
-    opts, options = parse_job_args(
-        CaptionsOptions, argv, "kosmos-data run captions", save_main_session
-    )
-    config = config_from_options(opts)
+    parsed = parse_job(parser(), SECTIONS, argv, save_main_session)
+    options, config = parsed.options, config_from_args(parsed)
     prepare_run_dir(config.output, SUBDIRS, config.outputs.overwrite)
     return options, config
 
@@ -244,15 +212,7 @@ def run(argv: list[str] | None = None, save_main_session: bool = False) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return cli_main(
-        argv,
-        "kosmos-data run captions",
-        "Image-caption tables (LAION-style) -> filtered, deduplicated, decontaminated "
-        "caption shards with fetched images.",
-        CaptionsOptions,
-        prepare,
-        execute,
-    )
+    return cli_main(argv, parser, prepare, execute)
 
 
 if __name__ == "__main__":

@@ -20,13 +20,11 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import (
     DirectOptions,
     PipelineOptions,
-    SetupOptions,
     StandardOptions,
 )
 
 from kosmos_data.beam.runner import make_pipeline
 from kosmos_data.beam.transforms import WriteFunnel, WriteParquetShards
-from kosmos_data.config import build_config, merge
 from kosmos_data.funnel import format_funnel_table
 from kosmos_data.outputs import (
     DEAD_LETTER_SCHEMA,
@@ -39,62 +37,25 @@ from kosmos_data.outputs import (
     keep_dropped_row,
     record_key,
 )
-from kosmos_data.shards import ShardConfig
 
 log = logging.getLogger(__name__)
 
 
-def add_input_args(parser: argparse.ArgumentParser, what: str) -> None:
-    """``--input`` (repeatable), ``--output``, ``--config`` and the input-file sample flags of
-    a table job."""
+def add_input_args(
+    parser: argparse.ArgumentParser, what: str, *, sample: bool = True, multiple: bool = True
+) -> None:
+    """``--input`` (several values, or repeated), ``--output`` and the input-file sample
+    flags every job that reads files has."""
     parser.add_argument(
-        "--input", dest="inputs", action="append", required=True,
-        help=f"{what} or glob (local, gs://, s3://); repeatable",
+        "--input", dest="inputs", required=True, metavar="SPEC",
+        nargs="+" if multiple else None, action="extend" if multiple else "store",
+        help=f"{what} or glob (local, gs://, s3://)"
+        + ("; several values, or repeat the flag" if multiple else ""),
     )  # fmt: skip
     parser.add_argument("--output", required=True, help="run directory")
-    parser.add_argument("--config", default=None, help="JSON file of stage config sections")
-    parser.add_argument("--max-files", type=int, default=None, help="sample N input files")
-    parser.add_argument("--files-seed", type=int, default=0, help="seed of the file sample")
-
-
-def add_output_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--docs-shards", type=int, default=None)
-    parser.add_argument("--dropped-fraction", type=float, default=None)
-    parser.add_argument("--shard-maxcount", type=int, default=None, help="samples per tar")
-    parser.add_argument("--shard-maxsize", type=int, default=None, help="bytes per tar")
-    parser.add_argument("--shard-groups", type=int, default=None, help="parallel shard writers")
-    parser.add_argument("--overwrite", action="store_true", help="replace an earlier run")
-
-
-def output_sections(opts) -> dict:
-    return {
-        "shards": (
-            ShardConfig,
-            {
-                "maxcount": opts.shard_maxcount,
-                "maxsize": opts.shard_maxsize,
-                "groups": opts.shard_groups,
-            },
-        ),
-        "outputs": (
-            OutputConfig,
-            {
-                "docs_shards": opts.docs_shards,
-                "dropped_fraction": opts.dropped_fraction,
-                "overwrite": opts.overwrite or None,
-            },
-        ),
-    }
-
-
-def build_sections(file_cfg: dict, sections: dict) -> dict:
-    unknown = sorted(set(file_cfg) - set(sections))
-    if unknown:
-        raise ValueError(f"--config: unknown section(s) {unknown}; known: {sorted(sections)}")
-    return {
-        name: build_config(cls, merge(file_cfg.get(name, {}), flags), name)
-        for name, (cls, flags) in sections.items()
-    }
+    if sample:
+        parser.add_argument("--max-files", type=int, default=None, help="sample N input files")
+        parser.add_argument("--files-seed", type=int, default=0, help="seed of the file sample")
 
 
 def prepare_run_dir(
@@ -185,6 +146,21 @@ def beam_counters(result) -> dict[str, int]:
     return dict(sorted(out.items()))
 
 
+def local_workers(options: PipelineOptions) -> int:
+    """Worker processes of a local multi-processing run (``--direct_num_workers N
+    --direct_running_mode multi_processing``; 0 means one per core), else 1."""
+    import os
+
+    runner = options.view_as(StandardOptions).runner
+    if runner not in (None, "DirectRunner", "direct", "FnApiRunner"):
+        return 1
+    direct = options.view_as(DirectOptions)
+    if (direct.direct_running_mode or "in_memory") == "in_memory":
+        return 1
+    n = direct.direct_num_workers
+    return max(1, os.cpu_count() or 1) if n == 0 else max(1, n or 1)
+
+
 def run_info(options, started: float, finished: float, counters: dict[str, int]) -> dict:
     """``funnel.json: run``: this attempt's runner, wall clock and archives read/resumed.
 
@@ -221,43 +197,18 @@ def run_pipeline(options: PipelineOptions, output: str, build: Callable[[beam.Pi
     return funnel
 
 
-def parse_job_args(
-    options_cls, argv: Sequence[str] | None, prog: str, save_main_session: bool = False
-) -> tuple[argparse.Namespace, PipelineOptions]:
-    """Split argv into the job's own flags and Beam's (``--runner``, ``--project``, ...).
-
-    Job flags are parsed by a parser of their own rather than a ``PipelineOptions``
-    subclass: Beam merges every subclass ever imported into one parser, so two jobs that
-    both define ``--input`` (or any required flag) would break each other in one process.
-    Raises ``SystemExit(2)`` with argparse's message on bad job flags.
-    """
-    parser = argparse.ArgumentParser(prog=prog, allow_abbrev=False)
-    options_cls._add_argparse_args(parser)
-    job_args, beam_args = parser.parse_known_args(list(argv or []))
-    options = PipelineOptions(beam_args)
-    options.view_as(SetupOptions).save_main_session = save_main_session
-    return job_args, options
-
-
 def cli_main(
     argv: Sequence[str] | None,
-    prog: str,
-    description: str,
-    options_cls: type,
+    parser: Callable[[], argparse.ArgumentParser],
     prepare: Callable[[list[str]], tuple[PipelineOptions, object]],
     execute: Callable[[PipelineOptions, object], dict],
 ) -> int:
-    """CLI edge of a job: ``--help``; one error line (exit 2) for bad flags, config or inputs;
-    the funnel table after the run; exit 1 when the funnel does not balance."""
+    """CLI edge of a job: ``--help``; one error line (exit 2) for bad or unknown flags,
+    config or inputs; the funnel table after the run; exit 1 when the funnel does not
+    balance."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if "-h" in argv or "--help" in argv:
-        parser = argparse.ArgumentParser(
-            prog=prog,
-            description=description + " Beam's own flags (--runner, --direct_num_workers, "
-            "--job_endpoint, ...) pass through.",
-        )
-        options_cls._add_argparse_args(parser)
-        print(parser.format_help())
+        print(parser().format_help())
         return 0
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -265,8 +216,6 @@ def cli_main(
     except (ValueError, FileExistsError, FileNotFoundError) as e:  # flags, config, inputs
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except SystemExit as e:  # argparse (e.g. missing --input) has printed its message
-        return int(e.code or 2)
     funnel = execute(options, config)  # errors while running keep their traceback
     print(format_funnel_table(funnel))
     print(f"outputs: {funnel.get('output', '')}")

@@ -13,6 +13,7 @@ The output has ``docs/``, ``dropped/`` (with the reason and the kept document's 
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass, field
 
 import apache_beam as beam
@@ -21,28 +22,23 @@ from apache_beam.io.filesystems import FileSystems
 from kosmos_data import __version__
 from kosmos_data.beam.decontam import add_dedup_stages
 from kosmos_data.beam.transforms import count_outputs
-from kosmos_data.config import as_jsonable, load_config_file
+from kosmos_data.config import as_jsonable
 from kosmos_data.decontam import DecontamConfig, QualityRefilter
 from kosmos_data.dedup import DedupConfig
-from kosmos_data.dedup.flags import (
-    add_decontam_flags,
-    add_dedup_flags,
-    decontam_flag_values,
-    dedup_flag_values,
-)
 from kosmos_data.dedup.rows import row_to_document
 from kosmos_data.filters.quality import QualityConfig
 from kosmos_data.funnel import CORPUS_STAGES, RECORDS_IN
 from kosmos_data.outputs import OutputConfig
+from pipelines import sections
 from pipelines.common import (
     WriteRunOutputs,
-    build_sections,
+    add_input_args,
     cli_main,
-    parse_job_args,
     prepare_run_dir,
     run_pipeline,
     write_funnel,
 )
+from pipelines.options import ParsedJob, Section, job_parser, parse_job
 
 SUBDIRS = ("docs", "dropped", "dead_letter")
 
@@ -68,21 +64,27 @@ class DocsJobConfig:
             )
 
 
-def _options(job: str):
-    class Options:
-        @classmethod
-        def _add_argparse_args(cls, parser) -> None:
-            parser.add_argument("--input", required=True, help="docs/ dir (or run dir) of Parquet")
-            parser.add_argument("--output", required=True, help="run directory")
-            parser.add_argument("--config", default=None, help="JSON file of config sections")
-            parser.add_argument("--docs-shards", type=int, default=None)
-            parser.add_argument("--overwrite", action="store_true")
-            if job == "dedup":
-                add_dedup_flags(parser)
-            else:
-                add_decontam_flags(parser)
+def sections_of(job: str) -> tuple[Section, ...]:
+    """The config sections of ``kosmos-data dedup`` / ``kosmos-data decontaminate``."""
+    own = sections.DEDUP if job == "dedup" else sections.DECONTAM
+    return (own, sections.QUALITY, sections.OUTPUTS)
 
-    return Options
+
+def parser(job: str) -> argparse.ArgumentParser:
+    description = {
+        "dedup": "Deduplicate an existing docs/ Parquet directory (URL, text, images, "
+        "near duplicates).",
+        "decontaminate": "Decontaminate an existing docs/ Parquet directory against "
+        "downstream-task text.",
+    }[job]
+    return job_parser(
+        f"kosmos-data {job}",
+        description,
+        sections_of(job),
+        lambda p: add_input_args(
+            p, "docs/ dir (or run dir) of Parquet", sample=False, multiple=False
+        ),
+    )
 
 
 def input_pattern(path: str) -> str:
@@ -98,23 +100,12 @@ def input_pattern(path: str) -> str:
     return pattern
 
 
-def config_from_args(job: str, args) -> DocsJobConfig:
-    file_cfg = load_config_file(args.config)
-    sections = {
-        "quality": (QualityConfig, {}),
-        "outputs": (
-            OutputConfig,
-            {"docs_shards": args.docs_shards, "overwrite": args.overwrite or None},
-        ),
-    }
-    if job == "dedup":
-        sections["dedup"] = (DedupConfig, dedup_flag_values(args))
-    else:
-        sections["decontam"] = (DecontamConfig, decontam_flag_values(args))
-    built = build_sections(file_cfg, sections)
+def config_from_args(job: str, parsed: ParsedJob) -> DocsJobConfig:
+    built = dict(parsed.sections)
     if job == "decontaminate":  # this command only decontaminates
         built["dedup"] = DedupConfig(url=False, text=False, images=False, near=False)
-    return DocsJobConfig(job, input_pattern(args.input), args.output, **built)
+    args = parsed.args
+    return DocsJobConfig(job, input_pattern(args.inputs), args.output, **built)
 
 
 def build(pipeline: beam.Pipeline, config: DocsJobConfig) -> dict:
@@ -146,8 +137,8 @@ def build(pipeline: beam.Pipeline, config: DocsJobConfig) -> dict:
 
 
 def prepare(job: str, argv):
-    args, options = parse_job_args(_options(job), argv, f"kosmos-data {job}")
-    config = config_from_args(job, args)
+    parsed = parse_job(parser(job), sections_of(job), argv)
+    options, config = parsed.options, config_from_args(job, parsed)
     prepare_run_dir(config.output, SUBDIRS, config.outputs.overwrite)
     return options, config
 
@@ -161,9 +152,7 @@ def run(job: str, argv: list[str]) -> dict:
 
 
 def _main(job: str, description: str, argv: list[str] | None) -> int:
-    return cli_main(
-        argv, f"kosmos-data {job}", description, _options(job), lambda a: prepare(job, a), execute
-    )
+    return cli_main(argv, lambda: parser(job), lambda a: prepare(job, a), execute)
 
 
 def dedup_main(argv: list[str] | None = None) -> int:

@@ -4,8 +4,8 @@
 
 Graph (every label stable, so Dataflow update/drain and metrics keep their names)::
 
-    ReadWarcRecords -> Prefilter -> ExtractInterleavedDocs -> IdentifyLanguage
-        -> FilterQuality -> ApplyKosmosSampling -> WriteDocs
+    ReadAndProcessArchives (read -> Prefilter -> OptOut -> Extract -> IdentifyLanguage
+        -> FilterQuality -> ApplyKosmosSampling -> RedactPii, per archive) -> ... -> WriteDocs
     (every step) -> dropped -> WriteDropped ; dead letters -> WriteDeadLetters
     (every step) -> stats -> WriteFunnel
 
@@ -16,6 +16,8 @@ Run directory layout (``--output DIR``): ``docs/`` (OBELICS-style Parquet), ``dr
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import functools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -27,7 +29,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from kosmos_data import __version__
 from kosmos_data.beam.checkpoint import (
     CheckpointPerFile,
-    LogReadProgress,
+    ReadProgress,
     done_keys,
     prepare_checkpoints,
 )
@@ -40,45 +42,46 @@ from kosmos_data.beam.transforms import (
     DEAD_TAG,
     DROPPED_TAG,
     FILE_STATS_TAG,
-    ApplyStep,
-    ExtractInterleavedDocs,
-    ReadWarcRecords,
+    ProcessArchiveFn,
+    ReadAndProcessArchives,
     count_outputs,
 )
 from kosmos_data.checkpoint import file_key, split_done
-from kosmos_data.config import as_jsonable, load_config_file
+from kosmos_data.config import as_jsonable
 from kosmos_data.decontam import DecontamConfig, QualityRefilter
 from kosmos_data.dedup import DedupConfig
-from kosmos_data.dedup.flags import (
-    add_decontam_flags,
-    add_dedup_flags,
-    decontam_flag_values,
-    dedup_flag_values,
-)
 from kosmos_data.extract import ExtractConfig
 from kosmos_data.filters.langid import LangIdConfig
 from kosmos_data.filters.quality import QualityConfig
 from kosmos_data.images.config import ImageConfig
-from kosmos_data.images.flags import add_image_flags, image_flag_values
-from kosmos_data.outputs import (
-    OutputConfig,
-)
+from kosmos_data.inputs import InputConfig, matched_by_pipeline
+from kosmos_data.outputs import OutputConfig, keep_dropped_row
 from kosmos_data.prefilter import PrefilterConfig
+from kosmos_data.safety.optout import OptOutConfig
+from kosmos_data.safety.pii import PiiConfig
 from kosmos_data.sampling import SamplingConfig
 from kosmos_data.shards import ShardConfig, interleaved_sample
-from kosmos_data.stages import ExtractStep, LanguageStep, PrefilterStep, QualityStep, SamplingStep
+from kosmos_data.stages import (
+    ExtractStep,
+    LanguageStep,
+    OptOutStep,
+    PiiStep,
+    PrefilterStep,
+    QualityStep,
+    SamplingStep,
+)
 from kosmos_data.warc import ReadConfig, read_config_for
+from pipelines import sections
 from pipelines.common import (
     WriteRunOutputs,
-    add_output_args,
-    build_sections,
+    add_input_args,
     cli_main,
-    output_sections,
-    parse_job_args,
+    local_workers,
     prepare_run_dir,
     run_pipeline,
     write_funnel,
 )
+from pipelines.options import ParsedJob, job_parser, parse_job
 
 log = logging.getLogger(__name__)
 
@@ -93,17 +96,24 @@ class InterleavedConfig:
     output: str
     read: ReadConfig = field(default_factory=ReadConfig)
     prefilter: PrefilterConfig = field(default_factory=PrefilterConfig)
+    optout: OptOutConfig = field(default_factory=OptOutConfig)
     extract: ExtractConfig = field(default_factory=ExtractConfig)
     langid: LangIdConfig = field(default_factory=LangIdConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    pii: PiiConfig = field(default_factory=PiiConfig)
     outputs: OutputConfig = field(default_factory=OutputConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
     decontam: DecontamConfig = field(default_factory=DecontamConfig)
     images: ImageConfig = field(default_factory=ImageConfig)
     shards: ShardConfig = field(default_factory=ShardConfig)
-    reshuffle_pages: bool = True
     resume: bool = False  # continue a run: skip archives with completion markers
+    #: Workers that share one archive (see ``ProcessArchiveFn``); 0 = as many as the local
+    #: runner's worker processes (``--direct_num_workers``), else 1. Outputs do not depend
+    #: on it.
+    archive_splits: int = 0
+    # remote globs / path lists in ``archives`` are matched by the pipeline (ListArchives)
+    inputs: InputConfig = field(default_factory=InputConfig)
 
     def __post_init__(self) -> None:
         if not self.archives:
@@ -111,89 +121,90 @@ class InterleavedConfig:
         if not self.output:
             raise ValueError("InterleavedConfig.output: an output directory is required")
         check_status_from(self.images, self.output)
+        if self.archive_splits < 0:
+            raise ValueError(
+                f"InterleavedConfig.archive_splits must be >= 0, got {self.archive_splits}"
+            )
         if self.resume and self.outputs.overwrite:
             raise ValueError(
                 "InterleavedConfig.resume: --resume and --overwrite exclude each other"
             )
 
 
-class InterleavedOptions:
-    """Flags of ``kosmos-data run interleaved``; Beam's own flags pass through to
-    ``PipelineOptions`` (see ``pipelines.common.parse_job_args``)."""
-
-    @classmethod
-    def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument(
-            "--input",
-            dest="inputs",
-            action="append",
-            required=True,
-            help="archive path, glob (local, gs://, s3://) or CC warc.paths(.gz) list; repeatable",
-        )
-        parser.add_argument("--output", required=True, help="run directory")
-        parser.add_argument("--config", default=None, help="JSON file of stage config sections")
-        parser.add_argument("--paths-prefix", default="", help="prefix for warc.paths entries")
-        parser.add_argument("--max-files", type=int, default=None, help="sample N archives")
-        parser.add_argument("--files-seed", type=int, default=0, help="seed of the file sample")
-        parser.add_argument("--extractor", choices=("fast", "fidelity"), default=None)
-        parser.add_argument("--extract-timeout", type=float, default=None, help="seconds/page")
-        parser.add_argument("--max-payload-bytes", type=int, default=None)
-        parser.add_argument("--url-blocklist", default=None, help="file of blocked domains")
-        parser.add_argument("--languages", default=None, help="comma-separated, default en")
-        parser.add_argument("--language-threshold", type=float, default=None)
-        parser.add_argument("--max-images", type=int, default=None, help="KOSMOS-1: 5")
-        parser.add_argument("--single-image-keep-prob", type=float, default=None)
-        parser.add_argument("--seed", type=int, default=None, help="sampling seed")
-        parser.add_argument("--no-reshuffle", action="store_true")
-        add_dedup_flags(parser)
-        add_decontam_flags(parser)
-        add_image_flags(parser)
-        add_output_args(parser)
-        parser.add_argument(
-            "--resume",
-            action="store_true",
-            help="continue an interrupted run in --output: archives with completion markers "
-            "(_done/) are not read again; their checkpoints (_per_file/) are reused",
-        )
+#: The job's stage sections, in the order of the data's way: the order of ``--help``, of
+#: ``--config`` sections and of the recorded run config.
+SECTIONS = (
+    sections.READ,
+    sections.PREFILTER,
+    sections.OPTOUT,
+    sections.EXTRACT,
+    sections.LANGID,
+    sections.QUALITY,
+    sections.SAMPLING,
+    sections.PII,
+    sections.DEDUP,
+    sections.DECONTAM,
+    sections.IMAGES,
+    sections.SHARDS,
+    sections.OUTPUTS,
+)
+#: The sections whose config determines the per-archive checkpoints (``--resume``).
+PER_FILE_SECTIONS = (
+    "read",
+    "prefilter",
+    "optout",
+    "extract",
+    "langid",
+    "quality",
+    "sampling",
+    "pii",
+)
+PROG = "kosmos-data run interleaved"
 
 
-def config_from_options(opts: InterleavedOptions) -> InterleavedConfig:
-    """Parse options once, at the edge, into frozen stage configs."""
-    file_cfg = load_config_file(opts.config)
-    langs = tuple(x.strip() for x in opts.languages.split(",")) if opts.languages else None
-    sections = {
-        "read": (ReadConfig, {}),
-        "prefilter": (
-            PrefilterConfig,
-            {"max_payload_bytes": opts.max_payload_bytes, "url_blocklist_file": opts.url_blocklist},
-        ),
-        "extract": (ExtractConfig, {"mode": opts.extractor, "timeout_s": opts.extract_timeout}),
-        "langid": (
-            LangIdConfig,
-            {"languages": langs, "threshold": opts.language_threshold},
-        ),
-        "quality": (QualityConfig, {}),
-        "sampling": (
-            SamplingConfig,
-            {
-                "max_images": opts.max_images,
-                "single_image_keep_prob": opts.single_image_keep_prob,
-                "seed": opts.seed,
-            },
-        ),
-        "dedup": (DedupConfig, dedup_flag_values(opts)),
-        "decontam": (DecontamConfig, decontam_flag_values(opts)),
-        "images": (ImageConfig, image_flag_values(opts)),
-        **output_sections(opts),
-    }
-    built = build_sections(file_cfg, sections)
+def _job_args(parser: argparse.ArgumentParser) -> None:
+    add_input_args(parser, "archive path, CC warc.paths(.gz) list")
+    parser.add_argument("--paths-prefix", default="", help="prefix for warc.paths entries")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run in --output: archives with completion markers "
+        "(_done/) are not read again; their checkpoints (_per_file/) are reused",
+    )
+    parser.add_argument(
+        "--archive-splits",
+        type=int,
+        default=0,
+        help="workers sharing one archive (0: the local runner's worker count)",
+    )
+
+
+def parser() -> argparse.ArgumentParser:
+    return job_parser(
+        PROG,
+        "WARC/ARC archives -> KOSMOS-1-style interleaved documents (Apache Beam).",
+        SECTIONS,
+        _job_args,
+    )
+
+
+def config_from_args(parsed: ParsedJob) -> InterleavedConfig:
+    """Flags and config sections (parsed once, at the edge) -> the frozen job config."""
+    a = parsed.args
+    inputs = InputConfig(a.paths_prefix, a.max_files, a.files_seed)
+    archives = expand_inputs(
+        a.inputs, inputs.paths_prefix, inputs.max_files, inputs.files_seed, defer_remote=True
+    )
+    built = dict(parsed.sections)
+    # The reader's cut sits above the pre-filter's size limit, so --max-payload-bytes raises
+    # both and a page over the limit is dropped with its reason, never kept truncated.
     built["read"] = read_config_for(built["read"], built["prefilter"].max_payload_bytes)
-    archives = expand_inputs(opts.inputs, opts.paths_prefix, opts.max_files, opts.files_seed)
     return InterleavedConfig(
         archives=tuple(archives),
-        output=opts.output,
-        reshuffle_pages=not opts.no_reshuffle,
-        resume=opts.resume,
+        output=a.output,
+        resume=a.resume,
+        archive_splits=a.archive_splits,
+        inputs=inputs,
         **built,
     )
 
@@ -214,12 +225,14 @@ def prepare_output(config: InterleavedConfig) -> None:
 
 def per_file_description(config: InterleavedConfig) -> dict:
     """What determines the per-file checkpoints: a resumed run must match it exactly."""
-    stages = ("read", "prefilter", "extract", "langid", "quality", "sampling")
-    return {
+    desc = {
         "pipeline": "interleaved",
         "archives": list(config.archives),
-        "config": as_jsonable({k: getattr(config, k) for k in stages}),
+        "config": as_jsonable({k: getattr(config, k) for k in PER_FILE_SECTIONS}),
     }
+    if any(matched_by_pipeline(p) for p in config.archives):  # the sample is taken in the job
+        desc["inputs"] = as_jsonable(config.inputs)
+    return desc
 
 
 def build(pipeline: beam.Pipeline, config: InterleavedConfig) -> dict[str, beam.PCollection]:
@@ -228,31 +241,39 @@ def build(pipeline: beam.Pipeline, config: InterleavedConfig) -> dict[str, beam.
     started_at = time.time()
     # Resumable runs: archives completed by an earlier attempt are not read again (see
     # CheckpointPerFile below and kosmos_data/checkpoint.py).
-    todo, resumed = split_done(config.archives, done_keys(out) if config.resume else ())
-    if resumed:
+    done = done_keys(out) if config.resume else set()
+    todo, resumed = split_done(config.archives, done)
+    resumed_keys = [file_key(p) for p in resumed]
+    if any(matched_by_pipeline(p) for p in todo):  # archives known only when matched
+        resumed_keys = sorted(done)  # the checkpoint fingerprint guarantees the same inputs
+    if resumed_keys:
         log.info("resume: %d archive(s) done earlier, %d to process", len(resumed), len(todo))
-    read = pipeline | "ReadWarcRecords" >> ReadWarcRecords(todo, config.read)
-    _ = read[FILE_STATS_TAG] | "ReadProgress" >> LogReadProgress(len(todo), started_at)
-    pre = read.pages | "Prefilter" >> ApplyStep(PrefilterStep(config.prefilter))
-    ext = pre.kept | "ExtractInterleavedDocs" >> ExtractInterleavedDocs(
-        ExtractStep(config.extract), reshuffle=config.reshuffle_pages
+    steps = (
+        PrefilterStep(config.prefilter),
+        OptOutStep(config.optout),
+        ExtractStep(config.extract),
+        LanguageStep(config.langid),
+        QualityStep(config.quality),
+        SamplingStep(config.sampling),
+        PiiStep(config.pii),
     )
-    lang = ext.docs | "IdentifyLanguage" >> ApplyStep(LanguageStep(config.langid))
-    qual = lang.kept | "FilterQuality" >> ApplyStep(QualityStep(config.quality))
-    samp = qual.kept | "ApplyKosmosSampling" >> ApplyStep(SamplingStep(config.sampling))
-    per_file_steps = (read, pre, ext, lang, qual, samp)
+    fn = ProcessArchiveFn(
+        config.read,
+        steps,
+        keep_dropped=functools.partial(keep_dropped_row, fraction=config.outputs.dropped_fraction),
+        progress=ReadProgress(len(todo), started_at),
+    )
+    per_file = pipeline | "ReadAndProcessArchives" >> ReadAndProcessArchives(
+        todo, fn, splits=config.archive_splits or 1, inputs=config.inputs, skip_keys=done
+    )
     # Checkpoint per archive; from here on docs/dropped/dead/per-file stats cover every
     # archive of the run, including those completed by an earlier attempt.
     ckpt = {
-        "docs": samp.kept,
-        "dropped": (pre[DROPPED_TAG], lang[DROPPED_TAG], qual[DROPPED_TAG], samp[DROPPED_TAG])
-        | "FlattenDropped" >> beam.Flatten(),
-        "dead_letter": (read[DEAD_TAG], ext[DEAD_TAG]) | "FlattenDeadLetters" >> beam.Flatten(),
-        "file_stats": tuple(s[FILE_STATS_TAG] for s in per_file_steps)
-        | "FlattenFileStats" >> beam.Flatten(),
-    } | "CheckpointPerFile" >> CheckpointPerFile(
-        out, len(todo), [file_key(p) for p in resumed], started_at
-    )
+        "docs": per_file.docs,
+        "dropped": per_file[DROPPED_TAG],
+        "dead_letter": per_file[DEAD_TAG],
+        "file_stats": per_file[FILE_STATS_TAG],
+    } | "CheckpointPerFile" >> CheckpointPerFile(out, len(todo), resumed_keys, started_at)
     docs = ckpt["docs"]
     dropped = ckpt["dropped"]
     dead = ckpt["dead_letter"]
@@ -264,11 +285,7 @@ def build(pipeline: beam.Pipeline, config: InterleavedConfig) -> dict[str, beam.
     docs, dropped, image_stats = add_image_stage(docs, dropped, config.images, out)
 
     _ = (docs, dropped, dead) | "WriteRunOutputs" >> WriteRunOutputs(out, config.outputs)
-    run_config = as_jsonable(
-        {k: getattr(config, k) for k in ("read", "prefilter", "extract", "langid")}
-        | {k: getattr(config, k) for k in ("quality", "sampling", "outputs", "images")}
-        | {"dedup": config.dedup, "decontam": config.decontam, "shards": config.shards}
-    )
+    run_config = as_jsonable({s.name: getattr(config, s.name) for s in SECTIONS})
     if config.images.fetch:  # shards carry image bytes: only a run that fetched them
         _ = (
             docs
@@ -302,10 +319,11 @@ def prepare(
     Everything a user can get wrong (flags, config file, inputs, a used output directory)
     fails here, before any pipeline is built.
     """
-    opts, options = parse_job_args(
-        InterleavedOptions, argv, "kosmos-data run interleaved", save_main_session
-    )
-    config = config_from_options(opts)
+    parsed = parse_job(parser(), SECTIONS, argv or [], save_main_session)
+    options = parsed.options
+    config = config_from_args(parsed)
+    if config.archive_splits == 0:
+        config = dataclasses.replace(config, archive_splits=local_workers(options))
     prepare_output(config)
     return options, config
 
@@ -323,14 +341,7 @@ def run(argv: list[str] | None = None, save_main_session: bool = False) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     """CLI entry: prints the funnel table; bad flags or inputs give one clear error line."""
-    return cli_main(
-        argv,
-        "kosmos-data run interleaved",
-        "WARC/ARC archives -> KOSMOS-1-style interleaved documents (Apache Beam).",
-        InterleavedOptions,
-        prepare,
-        execute,
-    )
+    return cli_main(argv, parser, prepare, execute)
 
 
 if __name__ == "__main__":

@@ -29,39 +29,32 @@ from kosmos_data.beam.inputs import expand_inputs
 from kosmos_data.beam.shards import WriteShards
 from kosmos_data.beam.sources import ReadTableDocs
 from kosmos_data.beam.transforms import DEAD_TAG, DROPPED_TAG, STATS_TAG, ApplyStep, count_outputs
-from kosmos_data.config import as_jsonable, load_config_file
+from kosmos_data.config import as_jsonable
 from kosmos_data.decontam import DecontamConfig, QualityRefilter
 from kosmos_data.dedup import DedupConfig
-from kosmos_data.dedup.flags import (
-    add_decontam_flags,
-    add_dedup_flags,
-    decontam_flag_values,
-    dedup_flag_values,
-)
 from kosmos_data.filters.langid import LangIdConfig
 from kosmos_data.filters.quality import QualityConfig
 from kosmos_data.funnel import CORPUS_STAGES
 from kosmos_data.outputs import OutputConfig
+from kosmos_data.safety.pii import PiiConfig
 from kosmos_data.shards import ShardConfig, text_sample
 from kosmos_data.sources import TextReadConfig, text_document
-from kosmos_data.stages import LanguageStep, QualityStep
+from kosmos_data.stages import LanguageStep, PiiStep, QualityStep
+from pipelines import sections
 from pipelines.common import (
     WriteRunOutputs,
     add_input_args,
-    add_output_args,
-    build_sections,
     cli_main,
-    output_sections,
-    parse_job_args,
     prepare_run_dir,
     run_pipeline,
     write_funnel,
 )
+from pipelines.options import ParsedJob, Section, job_parser, parse_job
 
 log = logging.getLogger(__name__)
 
 SUBDIRS = ("docs", "dropped", "dead_letter", "shards")
-TEXT_STAGES = ("read", "langid", "quality", *CORPUS_STAGES)
+TEXT_STAGES = ("read", "langid", "quality", "pii", *CORPUS_STAGES)
 
 
 @dataclass(frozen=True)
@@ -71,6 +64,7 @@ class TextConfig:
     read: TextReadConfig = field(default_factory=TextReadConfig)
     langid: LangIdConfig = field(default_factory=LangIdConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
+    pii: PiiConfig = field(default_factory=PiiConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
     decontam: DecontamConfig = field(default_factory=DecontamConfig)
     shards: ShardConfig = field(default_factory=ShardConfig)
@@ -84,43 +78,50 @@ class TextConfig:
             raise ValueError("TextConfig.output: an output directory is required")
 
 
-class TextOptions:
-    """Flags of ``kosmos-data run text``."""
+#: The job's stage sections, in the order of the data's way (see ``pipelines.options``).
+SECTIONS = (
+    Section(
+        "read",
+        TextReadConfig,
+        aliases={"text_field": "--text-field", "meta_field": "--meta-field"},
+        title="read (text corpora)",
+    ),
+    sections.LANGID,
+    sections.QUALITY,
+    sections.PII,
+    sections.DEDUP,
+    sections.DECONTAM,
+    sections.SHARDS,
+    sections.OUTPUTS,
+)
+PROG = "kosmos-data run text"
 
-    @classmethod
-    def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
-        add_input_args(parser, "JSONL(.gz)/Parquet/TSV text file")
-        parser.add_argument("--text-field", default=None, help="default: text")
-        parser.add_argument("--meta-field", default=None, help="default: meta")
-        parser.add_argument("--languages", default=None, help="comma-separated, default en")
-        parser.add_argument("--language-threshold", type=float, default=None)
-        parser.add_argument(
-            "--no-quality-filter", action="store_true",
-            help="skip the Gopher/C4 document rules (for corpora curated elsewhere)",
-        )  # fmt: skip
-        add_dedup_flags(parser)
-        add_decontam_flags(parser)
-        add_output_args(parser)
+
+def _job_args(parser: argparse.ArgumentParser) -> None:
+    add_input_args(parser, "JSONL(.gz)/Parquet/TSV text file")
+    parser.add_argument(
+        "--no-quality-filter", action="store_true",
+        help="skip the Gopher/C4 document rules (for corpora curated elsewhere)",
+    )  # fmt: skip
 
 
-def config_from_options(opts: argparse.Namespace) -> TextConfig:
-    file_cfg = load_config_file(opts.config)
-    langs = tuple(x.strip() for x in opts.languages.split(",")) if opts.languages else None
-    sections = {
-        "read": (TextReadConfig, {"text_field": opts.text_field, "meta_field": opts.meta_field}),
-        "langid": (LangIdConfig, {"languages": langs, "threshold": opts.language_threshold}),
-        "quality": (QualityConfig, {}),
-        "dedup": (DedupConfig, dedup_flag_values(opts)),
-        "decontam": (DecontamConfig, decontam_flag_values(opts)),
-        **output_sections(opts),
-    }
-    built = build_sections(file_cfg, sections)
-    inputs = expand_inputs(opts.inputs, "", opts.max_files, opts.files_seed)
+def parser() -> argparse.ArgumentParser:
+    return job_parser(
+        PROG,
+        "Text corpora (JSONL/Parquet) -> filtered, deduplicated, decontaminated text shards.",
+        SECTIONS,
+        _job_args,
+    )
+
+
+def config_from_args(parsed: ParsedJob) -> TextConfig:
+    a = parsed.args
+    inputs = expand_inputs(a.inputs, "", a.max_files, a.files_seed)
     return TextConfig(
         inputs=tuple(inputs),
-        output=opts.output,
-        filter_quality=not opts.no_quality_filter,
-        **built,
+        output=a.output,
+        filter_quality=not a.no_quality_filter,
+        **parsed.sections,
     )
 
 
@@ -138,6 +139,9 @@ def build(pipeline: beam.Pipeline, config: TextConfig) -> dict[str, beam.PCollec
         qual = kept | "FilterQuality" >> ApplyStep(QualityStep(config.quality))
         steps.append(qual)
         kept = qual.kept
+    pii = kept | "RedactPii" >> ApplyStep(PiiStep(config.pii))
+    steps.append(pii)
+    kept = pii.kept
     dropped = tuple(s[DROPPED_TAG] for s in steps) | "FlattenDropped" >> beam.Flatten()
     refilter = QualityRefilter(config.quality) if config.filter_quality else None
     kept, dropped, dedup_stats, dedup_extra = add_dedup_stages(
@@ -145,10 +149,7 @@ def build(pipeline: beam.Pipeline, config: TextConfig) -> dict[str, beam.PCollec
     )
     dead = (read[DEAD_TAG],) | "FlattenDeadLetters" >> beam.Flatten()
     _ = (kept, dropped, dead) | "WriteRunOutputs" >> WriteRunOutputs(out, config.outputs)
-    run_config = as_jsonable(
-        {k: getattr(config, k) for k in ("read", "langid", "quality", "dedup", "decontam")}
-        | {"shards": config.shards}
-    )
+    run_config = as_jsonable({s.name: getattr(config, s.name) for s in SECTIONS})
     _ = (
         kept
         | "ToTextSample" >> beam.Map(text_sample)
@@ -171,8 +172,8 @@ def build(pipeline: beam.Pipeline, config: TextConfig) -> dict[str, beam.PCollec
 
 
 def prepare(argv: list[str], save_main_session: bool = False):
-    opts, options = parse_job_args(TextOptions, argv, "kosmos-data run text", save_main_session)
-    config = config_from_options(opts)
+    parsed = parse_job(parser(), SECTIONS, argv, save_main_session)
+    options, config = parsed.options, config_from_args(parsed)
     prepare_run_dir(config.output, SUBDIRS, config.outputs.overwrite)
     return options, config
 
@@ -187,14 +188,7 @@ def run(argv: list[str] | None = None, save_main_session: bool = False) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return cli_main(
-        argv,
-        "kosmos-data run text",
-        "Text corpora (JSONL/Parquet) -> filtered, deduplicated, decontaminated text shards.",
-        TextOptions,
-        prepare,
-        execute,
-    )
+    return cli_main(argv, parser, prepare, execute)
 
 
 if __name__ == "__main__":

@@ -55,3 +55,33 @@ def test_unknown_stage_is_not_lost():
 def test_table_mentions_reasons():
     table = format_funnel_table(build_funnel(counts()))
     assert "not_response=60" in table and "[balanced]" in table
+
+
+def test_extract_confidence_deciles_and_fallbacks_reach_the_funnel():
+    from kosmos_data.funnel import EXTRACT_CONFIDENCE, build_funnel, confidence_counters
+    from kosmos_data.records import Document, Provenance
+
+    prov = Provenance("w", "r", 0, "https://x.org/", "")
+    docs = [
+        Document("a", prov, [], "fast", {"extraction_confidence": 0.93}),
+        Document("b", prov, [], "fast", {"extraction_confidence": 0.95}),
+        Document(
+            "c",
+            prov,
+            [],
+            "fidelity",
+            {"extraction_confidence": 0.41, "extraction_fallback": "fidelity"},
+        ),
+        Document("d", prov, [], "fidelity", {}),  # fidelity mode: no confidence, no count
+    ]
+    counts: dict = {}
+    for d in docs:
+        for k, n in confidence_counters(d).items():
+            counts[k] = counts.get(k, 0) + n
+    assert counts == {
+        (EXTRACT_CONFIDENCE, "extract", "0.9-1.0"): 2,
+        (EXTRACT_CONFIDENCE, "extract", "0.4-0.5"): 1,
+        (EXTRACT_CONFIDENCE, "extract", "fallback:fidelity"): 1,
+    }
+    funnel = build_funnel(counts)
+    assert funnel["extract_confidence"] == {"0.4-0.5": 1, "0.9-1.0": 2, "fallback:fidelity": 1}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -104,15 +103,11 @@ def test_on_real_files():
     assert sum(verdicts.values()) - verdicts[KEEP] > verdicts[KEEP]  # most are dropped
 
 
-def test_scan_is_cheap():
+def test_scan_of_a_large_page_without_images():
+    # Its cost per page is measured by bench/read.py (no timed assertions in tests).
     big = page(payload=b"<html><body>" + b"<p>lorem ipsum dolor</p>" * 6000 + b"</body></html>")
     assert len(big.payload) > 140_000
-    n = 200
-    t = time.perf_counter()
-    for _ in range(n):
-        assert prefilter(big, CFG) == "no_img_tag"
-    per_page = (time.perf_counter() - t) / n
-    assert per_page < 0.005  # generous: measured ~tens of µs on one core
+    assert prefilter(big, CFG) == "no_img_tag"
 
 
 def _nested(depth: int, tag: bytes = b"div") -> bytes:

@@ -187,7 +187,7 @@ def test_truncated_and_lenient_pages_are_flagged_on_the_document():
     body = b"<html><body><p>" + b"word " * 400 + b"</p><img src=http://e.com/a.jpg></body></html>"
     (page,) = _read(_record(0, http=_http(body, headers=(b"Transfer-Encoding: chunked",))))
     page.truncated = True
-    doc = ExtractStep(ExtractConfig(mode="fast"))(page)
+    doc = ExtractStep(ExtractConfig(mode="fast"))(page).record
     assert doc.meta["truncated"] is True and doc.meta["read_notes"] == [STALE_CHUNKED]
 
 

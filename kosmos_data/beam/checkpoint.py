@@ -43,7 +43,6 @@ from kosmos_data.checkpoint import (
     marker_key,
     run_fingerprint,
 )
-from kosmos_data.funnel import RECORDS_IN
 
 log = logging.getLogger(__name__)
 
@@ -163,28 +162,15 @@ class _Progress:
         )
 
 
-class _ReadProgressFn(beam.DoFn):
+class ReadProgress:
+    """Picklable progress callback for the archive reader: one call per archive read."""
+
     def __init__(self, total: int, started_at: float) -> None:
         self.total = total
         self.started_at = started_at
 
-    def process(self, event) -> Iterator[None]:
-        _path, ((kind, _, _), n) = event
-        if kind == RECORDS_IN:
-            log.info("%s", _Progress.update("read", self.total, self.started_at, n))
-        return iter(())
-
-
-class LogReadProgress(beam.PTransform):
-    """Logs files read / records per second / ETA from the reader's per-file events."""
-
-    def __init__(self, total: int, started_at: float) -> None:
-        super().__init__()
-        self.total = total
-        self.started_at = started_at
-
-    def expand(self, file_stats):
-        return file_stats | "Log" >> beam.ParDo(_ReadProgressFn(self.total, self.started_at))
+    def __call__(self, records: int) -> None:
+        log.info("%s", _Progress.update("read", self.total, self.started_at, records))
 
 
 # --- checkpoint writer / reader --------------------------------------------------------------

@@ -8,12 +8,14 @@ Graph (stable labels)::
          -> ok: KeyBySha256 -> GroupBySha256 -> ExactDedup
                 -> PhashBands -> GroupByBand -> NearDuplicates -> JoinNearDuplicates
          -> every occurrence outcome -> KeyOutcomesByDoc -> JoinDocuments (CoGroupByKey)
-         -> RebuildDocuments: kept (Document), dropped (no_images_after_fetch), stats
+         -> RebuildDocuments: kept (Document), dropped (nsfw_document, no_images_after_fetch),
+            stats
     per-URL outcomes -> GroupStatusByUrl -> StatusRows -> WriteImageStatus (image_status/*.parquet)
 
 Outputs (a dict): ``kept`` (Document; each image segment's ``image.fetched`` is an ok
 ``FetchedImage`` with the resized JPEG), ``dropped`` (``Dropped(stage="images",
-reason="no_images_after_fetch")`` with the original document), ``stats`` (funnel events:
+reason="nsfw_document" | "no_images_after_fetch")`` with the original document),
+``stats`` (funnel events:
 ``image_fetch`` per URL, ``image_dropped``/``images_kept`` per occurrence) and ``status``
 (the written status shard paths). Documents that arrive without any image pass through.
 Beam counters in ``kosmos_data.images``: ``fetch_<reason>``, ``image_dropped_<reason>``,
@@ -52,6 +54,8 @@ from kosmos_data.images.status import (
     status_row,
 )
 from kosmos_data.records import Document, Dropped, FetchedImage
+from kosmos_data.safety.blocklist import BlockList
+from kosmos_data.safety.images import NSFW_DOCUMENT
 
 STAGE = "images"
 
@@ -91,7 +95,7 @@ class FetchBatchFn(beam.DoFn):
         to_fetch = []
         for url, occs, prev in batch:
             if prev is not None:
-                img = image_from_row(prev, self.config)
+                img = self.fetcher.safety.recheck(image_from_row(prev, self.config))
                 yield self._result(url, occs, img, reused=True)
             else:
                 to_fetch.append((url, occs))
@@ -111,9 +115,9 @@ def _split_by_verdict(result: UrlResult) -> Iterator[object]:
         yield result
         return
     for doc_id, pos in result.occurrences:
-        yield TaggedOutput(
-            "final", OccurrenceOutcome(result.url, doc_id, pos, result.verdict, None, result.detail)
-        )
+        outcome = OccurrenceOutcome(result.url, doc_id, pos, result.verdict, None, result.detail)
+        outcome.nsfw_score = result.image.nsfw_score
+        yield TaggedOutput("final", outcome)
 
 
 def _exact(element: tuple[str, Iterable[UrlResult]]) -> Iterator[object]:
@@ -150,6 +154,9 @@ def _resolve_near(element) -> Iterator[OccurrenceOutcome]:
 class RebuildDocumentsFn(beam.DoFn):
     """``(doc_id, {"doc": [Document], "out": [OccurrenceOutcome]})`` -> kept or dropped."""
 
+    def __init__(self, nsfw_document_threshold: float = 1.0) -> None:
+        self.nsfw_document_threshold = nsfw_document_threshold
+
     def setup(self) -> None:
         self.counters = _Counters()
 
@@ -160,10 +167,18 @@ class RebuildDocumentsFn(beam.DoFn):
             if not doc.images:
                 yield doc
                 continue
-            rebuilt = rebuild_document(doc, outcomes)
+            rebuilt = rebuild_document(doc, outcomes, self.nsfw_document_threshold)
             for reason, n in sorted(rebuilt.dropped.items()):
                 self.counters.inc(STAGE, f"image_dropped_{reason}", n)
                 yield TaggedOutput(STATS_TAG, ((IMAGE_DROPPED, STAGE, reason), n))
+            if rebuilt.nsfw is not None:  # OBELICS: a document with a porn image goes whole
+                self.counters.inc(STAGE, f"dropped_{NSFW_DOCUMENT}")
+                url, score = rebuilt.nsfw
+                detail = f"image {url} nsfw score {score} > {self.nsfw_document_threshold}"
+                yield TaggedOutput(
+                    DROPPED_TAG, Dropped(STAGE, NSFW_DOCUMENT, doc.provenance, detail, document=doc)
+                )
+                continue
             if rebuilt.kept:
                 self.counters.inc(STAGE, "images_kept", rebuilt.kept)
                 yield TaggedOutput(STATS_TAG, ((IMAGES_KEPT, STAGE, ""), rebuilt.kept))
@@ -217,6 +232,10 @@ class FetchImages(beam.PTransform):
         self.output = output
         self.resolver = resolver
         self.allowed_endpoints = frozenset(allowed_endpoints)
+
+    def _doc_threshold(self) -> float:
+        c = self.config
+        return c.nsfw_document_threshold if c.nsfw_filter else 1.0
 
     def expand(self, docs):
         c = self.config
@@ -292,7 +311,9 @@ class FetchImages(beam.PTransform):
             }
             | "JoinDocuments" >> beam.CoGroupByKey()
             | "RebuildDocuments"
-            >> beam.ParDo(RebuildDocumentsFn()).with_outputs(DROPPED_TAG, STATS_TAG, main="kept")
+            >> beam.ParDo(RebuildDocumentsFn(self._doc_threshold())).with_outputs(
+                DROPPED_TAG, STATS_TAG, main="kept"
+            )
         )
         fetch_stats = results | "CountFetches" >> beam.Map(
             lambda r: ((IMAGE_FETCH, STAGE, "reused" if r.reused else r.image.reason), 1)
@@ -335,7 +356,10 @@ def add_image_stage(docs, dropped, config: ImageConfig, output: str):
 
 def check_status_from(config: ImageConfig, output: str) -> None:
     """A rerun reads its previous status from another directory than it writes, and that
-    directory must hold status shards (checked before the job starts)."""
+    directory must hold status shards (checked before the job starts). A block list
+    (``--block-image-hashes``) is read once here too, so a bad one fails before the job."""
+    if config.block_hashes:
+        BlockList.from_file(config.block_hashes, config.block_hash_threshold, config.resize_key)
     if not config.status_from:
         return
     if FileSystems.join(config.status_from, "") == FileSystems.join(output, ""):

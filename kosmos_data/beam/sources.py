@@ -1,5 +1,5 @@
 """``ReadTableDocs``: caption tables / text corpora -> ``Document`` (wiring for
-``kosmos_data.sources``), with per-file accounting and dead letters like ``ReadWarcRecords``.
+``kosmos_data.sources``), with per-file accounting and dead letters like ``ReadAndProcessArchives``.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
@@ -19,10 +19,12 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
 
+from kosmos_data.beam.inputs import ListArchives
 from kosmos_data.funnel import DEAD_LETTER, DROPPED, FILES, KEPT, RECORDS_IN
+from kosmos_data.inputs import InputConfig
 from kosmos_data.outputs import rows_to_parquet_bytes, shard_name, stable_shard
 from kosmos_data.records import DeadLetter, Document, Dropped, Provenance, RawPage
-from kosmos_data.stages import ExtractStep, Outcome
+from kosmos_data.stages import Outcome, run_steps
 from kosmos_data.warc import ReadConfig, iter_records
 
 log = logging.getLogger(__name__)
@@ -58,80 +60,37 @@ def _dead(d: DeadLetter, counters: _Counters) -> Iterator[TaggedOutput]:
     yield TaggedOutput(DEAD_TAG, d)
 
 
-def file_read(path: str, n: int, counters: _Counters, per_file: bool) -> Iterator[TaggedOutput]:
+def file_read(
+    path: str, n: int, counters: _Counters, per_file: bool, count_file: bool = True
+) -> Iterator[TaggedOutput]:
     """A reader's accounting for one input file of ``n`` records: Beam counters and the
-    funnel's ``files``/``records_in`` events (also keyed by file for per-file checkpoints)."""
-    counters.inc("read", "files")
+    funnel's ``files``/``records_in`` events (also keyed by file for per-file checkpoints).
+    A reader of one split of a file passes ``count_file`` only for the first split."""
     counters.inc("read", "records", n)
-    for event in (((FILES, "", ""), 1), ((RECORDS_IN, "", ""), n)):
+    events = [((RECORDS_IN, "", ""), n)]
+    if count_file:
+        counters.inc("read", "files")
+        events.insert(0, ((FILES, "", ""), 1))
+    for event in events:
         yield TaggedOutput(STATS_TAG, event)
         if per_file:
             yield TaggedOutput(FILE_STATS_TAG, (path, event))
 
 
-class ReadWarcFileFn(beam.DoFn):
-    """One archive path in, every record of it out (pages, or dead letters).
-
-    Files are opened through Beam's ``FileSystems`` so ``gs://``/``s3://`` paths work with
-    the matching extras; gzip is detected by the reader from magic bytes, which is why the
-    stream is opened UNCOMPRESSED (byte offsets then match the archive, as CDX indexes do).
-    """
-
-    def __init__(self, config: ReadConfig) -> None:
-        self.config = config
-        self.counters = _Counters()
-
-    def setup(self) -> None:
-        self.counters = _Counters()
-
-    def process(self, path: str) -> Iterator[object]:
-        start = time.monotonic()
-        n = 0
-        try:
-            with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-                for rec in iter_records(f, path, self.config):
-                    n += 1
-                    if isinstance(rec, DeadLetter):
-                        yield from _dead(rec, self.counters)
-                    else:
-                        yield rec
-        except Exception as e:
-            n += 1
-            prov = Provenance(path, f"<file:{path}>", 0, "", "")
-            yield from _dead(DeadLetter("read", "unreadable_file", prov, repr(e)), self.counters)
-        yield from file_read(path, n, self.counters, per_file=True)
-        log.info("read %s: %d records in %.1fs", path, n, time.monotonic() - start)
-
-
-class ReadWarcRecords(beam.PTransform):
-    """Archive paths (already expanded) -> RawPage, with dead letters and per-file counts.
-
-    A ``Reshuffle`` spreads files over workers before reading: each file is one unit of
-    work, and runners would otherwise keep the whole list on the worker that created it.
-    """
-
-    def __init__(self, paths: Iterable[str], config: ReadConfig) -> None:
-        super().__init__()
-        self.paths = sorted(paths)
-        self.config = config
-
-    def expand(self, pbegin):
-        return (
-            pbegin
-            | "ListArchives" >> beam.Create(self.paths)
-            | "SpreadArchives" >> beam.Reshuffle()
-            | "ReadArchive"
-            >> beam.ParDo(ReadWarcFileFn(self.config)).with_outputs(
-                DEAD_TAG, STATS_TAG, FILE_STATS_TAG, main="pages"
-            )
-        )
+def _count_outcome(
+    counters: dict[tuple[str, str], int], stage: str, outcome_counters: dict
+) -> None:
+    for (kind, _, reason), n in outcome_counters.items():
+        key = (stage, f"{kind}_{reason}" if reason else kind)
+        counters[key] = counters.get(key, 0) + n
 
 
 class ApplyStepFn(beam.DoFn):
-    """Run one core step (``kosmos_data.stages``) and route its outcome.
+    """Run one core step (``kosmos_data.stages``) and route its ``Outcome``.
 
-    Kept records go to the main output; dropped ones to ``dropped`` with the stage and
-    reason (carrying the document when there is one, for ``dropped/``).
+    Kept records go to the main output (the step's new record, when it made one); dropped
+    ones to ``dropped`` with the stage and reason (carrying the document when there is one,
+    for ``dropped/``); dead letters to ``dead_letter``.
     """
 
     def __init__(self, step) -> None:
@@ -149,18 +108,23 @@ class ApplyStepFn(beam.DoFn):
             self.counters.inc(stage, f"{key[0]}_{key[2]}" if key[2] else key[0], n)
             yield TaggedOutput(STATS_TAG, (key, n))
             yield TaggedOutput(FILE_STATS_TAG, (record.provenance.warc_file, (key, n)))
+        if outcome.dead is not None:
+            yield from _dead(outcome.dead, self.counters)
+            return
         if outcome.verdict is None:
-            yield record
+            yield record if outcome.record is None else outcome.record
             return
         self.counters.inc(stage, f"dropped_{outcome.verdict}")
         doc = record if isinstance(record, Document) else None
         yield TaggedOutput(
-            DROPPED_TAG, Dropped(stage, outcome.verdict, record.provenance, document=doc)
+            DROPPED_TAG,
+            Dropped(stage, outcome.verdict, record.provenance, outcome.detail, document=doc),
         )
 
 
 class ApplyStep(beam.PTransform):
-    """Composite wrapper giving a step a stable label and the standard tagged outputs."""
+    """The one routing transform: a step's stable label and the standard tagged outputs
+    (``kept``, ``dropped``, ``dead_letter``, ``stats``, ``file_stats``)."""
 
     def __init__(self, step) -> None:
         super().__init__()
@@ -168,49 +132,139 @@ class ApplyStep(beam.PTransform):
 
     def expand(self, pcoll):
         return pcoll | "Apply" >> beam.ParDo(ApplyStepFn(self.step)).with_outputs(
-            DROPPED_TAG, STATS_TAG, FILE_STATS_TAG, main="kept"
+            DROPPED_TAG, DEAD_TAG, STATS_TAG, FILE_STATS_TAG, main="kept"
         )
 
 
-class ExtractDocFn(beam.DoFn):
-    """Decode + extract one page; the extractor is built once per DoFn in ``setup()``."""
+class ProcessArchiveFn(beam.DoFn):
+    """One archive in; every record read and run through the per-record steps here.
 
-    def __init__(self, step: ExtractStep) -> None:
-        self.step = step
+    Why one DoFn: the per-record stages (pre-filter, extraction, language, quality,
+    sampling) depend on one record only, and a raw payload (~100 KB of HTML) is 10-50x the
+    document made from it. Running them where the archive is read means no payload ever
+    crosses a shuffle or a runner's data plane (on the FnApiRunner each element between
+    fused stages is buffered and copied); only documents, dropped-record stubs, dead letters
+    and one funnel-counter summary per archive leave. Common Crawl has ~90,000 archives per
+    snapshot, so per-archive parallelism is plenty at scale.
+
+    Outputs: kept documents (main), ``dropped``, ``dead_letter`` and ``file_stats``
+    (``(archive, ((kind, stage, reason), n))``, summed per archive). A dropped record
+    carries its document only when ``keep_dropped`` says ``dropped/`` will write it.
+
+    An element is ``(path, split, splits)``: with ``splits`` > 1, each of ``splits``
+    workers reads the whole archive (decompression and record parsing, ~10% of the
+    per-record cost) but runs the steps only on records ``i`` with ``i % splits == split``,
+    so one large archive uses several cores without sending a payload anywhere. Which
+    records a split owns depends only on their order in the archive, so every record is
+    processed exactly once whatever the archive holds (no guessing of record boundaries).
+    """
+
+    def __init__(
+        self,
+        config: ReadConfig,
+        steps: Sequence[object],
+        keep_dropped: Callable[[Dropped], bool] = lambda d: True,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.steps = list(steps)
+        self.keep_dropped = keep_dropped
+        self.progress = progress
         self.counters = _Counters()
 
     def setup(self) -> None:
         self.counters = _Counters()
-        self.step.setup()
+        for step in self.steps:
+            step.setup()
 
-    def process(self, page: RawPage) -> Iterator[object]:
-        result = self.step(page)
-        if isinstance(result, DeadLetter):
-            yield from _dead(result, self.counters)
-            return
-        self.counters.inc("extract", "documents")
-        for key, n in ExtractStep.counters(result).items():
-            self.counters.inc("extract", f"images_dropped_{key[2]}", n)
-            yield TaggedOutput(STATS_TAG, (key, n))
-            yield TaggedOutput(FILE_STATS_TAG, (page.provenance.warc_file, (key, n)))
-        yield result
+    def process(self, element: tuple[str, int, int]) -> Iterator[object]:
+        path, split, splits = element
+        start = time.monotonic()
+        n = 0  # records of this archive that this split owns
+        i = -1  # index of the record in the archive
+        funnel: dict[tuple[str, str, str], int] = {}
+        metrics: dict[tuple[str, str], int] = {}
+        try:
+            with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+                for rec in iter_records(f, path, self.config):
+                    i += 1
+                    if i % splits != split:
+                        continue
+                    n += 1
+                    if isinstance(rec, DeadLetter):
+                        yield from _dead(rec, self.counters)
+                        continue
+                    counts: dict[tuple[str, str, str], int] = {}
+                    res = run_steps(self.steps, rec, counts)
+                    for key, c in counts.items():
+                        funnel[key] = funnel.get(key, 0) + c
+                        _count_outcome(metrics, key[1], {key: c})
+                    if res.record is not None:
+                        yield res.record
+                    elif res.dropped is not None:
+                        d = res.dropped
+                        mkey = (d.stage, f"dropped_{d.reason}")
+                        metrics[mkey] = metrics.get(mkey, 0) + 1
+                        if d.document is not None and not self.keep_dropped(d):
+                            d.document = None  # not written to dropped/: no need to carry it
+                        yield TaggedOutput(DROPPED_TAG, d)
+                    else:
+                        yield from _dead(res.dead, self.counters)
+        except Exception as e:
+            if (i + 1) % splits == split:  # the failure takes the next record's place
+                n += 1
+                prov = Provenance(path, f"<file:{path}>", 0, "", "")
+                dead = DeadLetter("read", "unreadable_file", prov, repr(e))
+                yield from _dead(dead, self.counters)
+        for (stage, name), c in metrics.items():
+            self.counters.inc(stage, name, c)
+        for key in sorted(funnel):
+            yield TaggedOutput(FILE_STATS_TAG, (path, (key, funnel[key])))
+        for event in file_read(path, n, self.counters, per_file=True, count_file=split == 0):
+            if event.tag == FILE_STATS_TAG:
+                yield event
+        if self.progress is not None and split == splits - 1:
+            self.progress(i + 1)
+        part = f" (split {split + 1}/{splits})" if splits > 1 else ""
+        log.info("read %s%s: %d records in %.1fs", path, part, n, time.monotonic() - start)
 
 
-class ExtractInterleavedDocs(beam.PTransform):
-    """RawPage -> Document (text and image segments in DOM order), or a dead letter."""
+class ReadAndProcessArchives(beam.PTransform):
+    """Archive paths -> documents, dropped records, dead letters and per-archive counters,
+    with the per-record steps run where each archive is read (see ``ProcessArchiveFn``).
 
-    def __init__(self, step: ExtractStep, reshuffle: bool = True) -> None:
+    A ``Reshuffle`` spreads the (small) paths over workers first: each archive is one unit
+    of work, and runners would otherwise keep the whole list on the worker that created it.
+    """
+
+    def __init__(
+        self,
+        paths: Iterable[str],
+        fn: ProcessArchiveFn,
+        splits: int = 1,
+        inputs: InputConfig | None = None,
+        skip_keys: Iterable[str] = (),
+    ) -> None:
         super().__init__()
-        self.step = step
-        self.reshuffle = reshuffle
+        if splits < 1:
+            raise ValueError(f"ReadAndProcessArchives.splits must be >= 1, got {splits}")
+        self.paths = sorted(paths)
+        self.fn = fn
+        self.splits = splits
+        # Remote globs / path lists among ``paths`` are matched by ListArchives, which leaves
+        # out the archives of ``skip_keys`` (completed before a --resume).
+        self.inputs = inputs
+        self.skip_keys = tuple(skip_keys)
 
-    def expand(self, pages):
-        if self.reshuffle:
-            # Survivors of the pre-filter are a few percent of a WARC and cost ~1 ms each to
-            # extract: rebalance them so one slow archive does not hold a single worker.
-            pages = pages | "Rebalance" >> beam.Reshuffle()
-        return pages | "Extract" >> beam.ParDo(ExtractDocFn(self.step)).with_outputs(
-            DEAD_TAG, STATS_TAG, FILE_STATS_TAG, main="docs"
+    def expand(self, pbegin):
+        k = self.splits
+        return (
+            pbegin
+            | "ListArchives" >> ListArchives(self.paths, self.inputs, self.skip_keys)
+            | "SplitArchives" >> beam.FlatMap(lambda p: [(p, s, k) for s in range(k)])
+            | "SpreadArchives" >> beam.Reshuffle()
+            | "ProcessArchive"
+            >> beam.ParDo(self.fn).with_outputs(DROPPED_TAG, DEAD_TAG, FILE_STATS_TAG, main="docs")
         )
 
 

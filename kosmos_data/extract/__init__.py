@@ -10,8 +10,9 @@ Public interface (the pipeline calls exactly this)::
 
 ``fast`` (default) is a lexbor DOM walk with CSS-selector boilerplate removal (no
 BeautifulSoup, trafilatura or lxml imported on that path); ``fidelity`` runs trafilatura
-with images. Both share the image rules in ``images.py``. This package never imports
-apache_beam.
+with images. Both share the image rules in ``images.py``. A fast config with
+``fallback_threshold > 0`` re-extracts low-confidence pages with fidelity
+(``fallback.py``). This package never imports apache_beam.
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ class Extractor(Protocol):
 def make_extractor(config: ExtractConfig) -> Extractor:
     """Build the extractor for ``config.mode``. Cheap: heavy imports happen lazily."""
     if config.mode == "fast":
+        if config.fallback_threshold > 0:
+            from kosmos_data.extract.fallback import FallbackExtractor
+
+            return FallbackExtractor(config)
         from kosmos_data.extract.fast import FastExtractor
 
         return FastExtractor(config)

@@ -66,3 +66,14 @@ class SegmentBuilder:
     def finish(self) -> list[Segment]:
         self._close()
         return self.segments
+
+
+#: Key of the fast extractor's confidence in ``Document.meta`` (see ``fast._classify``).
+CONFIDENCE_KEY = "extraction_confidence"
+
+
+def confidence_bucket(confidence: float) -> str:
+    """Decile label of an extraction confidence ("0.0-0.1" ... "0.9-1.0"), the funnel's
+    ``extract_confidence`` reasons."""
+    i = min(max(int(confidence * 10), 0), 9)
+    return f"{i / 10:.1f}-{(i + 1) / 10:.1f}"

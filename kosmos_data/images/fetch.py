@@ -19,19 +19,23 @@ shards from a URL file. So this module composes img2dataset's pieces in-process 
 * the body is read in chunks and cut at ``max_bytes`` (``too_large``), and the whole attempt
   (connect, headers, body) and the robots.txt fetch each end at ``timeout_s``
   (``ssrf.Deadline``: a server trickling bytes would otherwise evade the socket timeout);
-* decoding, resizing and re-encoding are img2dataset's ``Resizer`` (OpenCV; ``resize_mode``
-  ``center_crop`` etc.), after our header-only ``probe`` refused bombs and bad sizes.
+* decoding happens once per image (``kosmos_data.images.pixels``: JPEG draft-mode decoding at
+  the target scale; resize modes as img2dataset's ``Resizer``), after our header-only
+  ``probe`` refused bombs and bad sizes; the same decode feeds the pHash and the NSFW
+  classifier (``kosmos_data.safety``), and the known-bad hash list is matched before the
+  image's bytes go anywhere.
 
-As in img2dataset's ``Downloader``, downloads run in a thread pool and decode/resize runs in
-the calling thread: the ``Resizer`` silences OpenCV by ``dup2``-ing file descriptors 1 and 2,
-which is not safe from several threads at once.
+Downloads run in a thread pool and decoding in the calling thread, as in img2dataset's
+``Downloader``; the classifier scores each batch in one call.
 
 Status reasons (stable, counted and written to ``image_status/``): ``ok``, ``http_error``
 (with ``http_status``), ``timeout``, ``connection_error``, ``too_many_redirects``,
 ``blocked_address``, ``blocked_scheme``, ``bad_url``, ``dns_error``, ``robots_disallowed``,
 ``robots_unreachable``, ``x_robots_tag``, ``too_large``, ``empty_body``,
 ``decompression_bomb``, ``undecodable``, ``bad_format``, ``too_small``,
-``too_large_dimensions``, ``aspect_ratio``; then, across the corpus (``kosmos_data.beam
+``too_large_dimensions``, ``aspect_ratio``, ``tdm_reservation`` (header on the image response),
+``tdmrep_reserved`` (the host's ``/.well-known/tdmrep.json``), ``blocked_hash``,
+``nsfw_image``; then, across the corpus (``kosmos_data.beam
 .images``): ``duplicate_sha256``, ``duplicate_phash``, ``decontaminated``.
 """
 
@@ -39,7 +43,6 @@ from __future__ import annotations
 
 import hashlib
 import http.client
-import io
 import os
 import re
 import socket
@@ -53,7 +56,9 @@ from urllib.parse import urljoin, urlsplit
 
 from kosmos_data.images.config import ImageConfig
 from kosmos_data.images.filters import check_header, probe
-from kosmos_data.images.phash import phash_bytes, to_hex
+from kosmos_data.images.phash import from_hex, to_hex
+from kosmos_data.images.pixels import Pixels
+from kosmos_data.images.pixels import decode as decode_pixels
 from kosmos_data.images.robots import ROBOTS_MAX_BYTES, RobotsCache
 from kosmos_data.images.ssrf import (
     ALLOWED_SCHEMES,
@@ -66,6 +71,8 @@ from kosmos_data.images.ssrf import (
     strip_userinfo,
 )
 from kosmos_data.records import FetchedImage
+from kosmos_data.safety.images import ImageSafety
+from kosmos_data.safety.tdmrep import TDMREP_MAX_BYTES, TdmRepCache, header_reserved
 
 #: HTTP statuses worth another attempt (img2dataset retries everything; we skip 4xx).
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -75,12 +82,11 @@ _CHUNK = 64 * 1024
 
 
 def load_img2dataset():
-    """img2dataset's ``Resizer`` class and ``is_disallowed`` (imported lazily: ~3 s)."""
+    """img2dataset's ``is_disallowed`` (imported lazily: ~3 s)."""
     os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
     from img2dataset.downloader import is_disallowed
-    from img2dataset.resizer import Resizer
 
-    return Resizer, is_disallowed
+    return is_disallowed
 
 
 class _GuardedHTTPHandler(urllib.request.HTTPHandler):
@@ -212,17 +218,12 @@ class ImageFetcher:
         if self._ready:
             return
         c = self.config
-        resizer_cls, self._is_disallowed = load_img2dataset()
-        self.resizer = resizer_cls(
-            image_size=c.image_size,
-            resize_mode=c.resize_mode,
-            resize_only_if_bigger=False,
-            encode_format="jpg",
-            encode_quality=c.encode_quality,
-        )
+        self._is_disallowed = load_img2dataset()
+        self.safety = ImageSafety.from_config(c)
         self.guard = AddressGuard(c.allow_private_addresses, self.resolver, self.allowed_endpoints)
         self.opener = build_opener(self.guard, c.max_redirects)
         self.robots = RobotsCache(self._fetch_robots, c.user_agent_token.lower())
+        self.tdmrep = TdmRepCache(self._fetch_tdmrep) if c.respect_tdmrep else None
         self.directives = {d.strip().lower() for d in c.disallowed_header_directives}
         self._pool = ThreadPoolExecutor(c.threads, thread_name_prefix="image-fetch")
         self._ready = True
@@ -258,6 +259,43 @@ class ImageFetcher:
                     return None, b"", f"robots.txt not read within {timeout} s"
                 return None, b"", stable_error(f"{type(e).__name__}: {e}")
 
+    # --- TDMRep (kosmos_data.safety.tdmrep): own functions, beside robots.txt ---------------
+
+    def _tdm_header_verdict(self, headers) -> str | None:
+        return header_reserved(headers) if self.config.respect_tdmrep else None
+
+    def _tdmrep_verdict(self, url: str) -> tuple[str, str] | None:
+        return self.tdmrep.verdict(url) if self.tdmrep is not None else None
+
+    def _fetch_tdmrep(self, url: str) -> tuple[int | None, bytes, str]:
+        """``/.well-known/tdmrep.json`` through the guarded opener, capped at
+        ``TDMREP_MAX_BYTES`` and bounded by one overall deadline of ``timeout_s`` (connect,
+        name resolution and headers included: ``ssrf.Deadline``)."""
+        with Deadline(self.config.timeout_s):
+            return self._fetch_tdmrep_within(url)
+
+    def _fetch_tdmrep_within(self, url: str) -> tuple[int | None, bytes, str]:
+        deadline = time.monotonic() + self.config.timeout_s
+        try:
+            with self.opener.open(self._request(url), timeout=self.config.timeout_s) as r:
+                chunks, size = [], 0
+                while size < TDMREP_MAX_BYTES:
+                    if time.monotonic() > deadline:
+                        return None, b"", "deadline"
+                    chunk = r.read1(min(_CHUNK, TDMREP_MAX_BYTES - size))
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                    size += len(chunk)
+                return r.status, b"".join(chunks), "fetched"
+        except urllib.error.HTTPError as e:
+            e.close()
+            return e.code, b"", f"http {e.code}"
+        except BlockedURL as e:
+            return None, b"", f"{e.reason}: {e}"
+        except (OSError, http.client.HTTPException, ValueError) as e:
+            return None, b"", f"{type(e).__name__}: {e}"
+
     def _download_once(self, url: str) -> Download:
         """One attempt, all of it (connect, headers, body) within ``timeout_s`` (``Deadline``)."""
         with Deadline(self.config.timeout_s) as deadline:
@@ -273,6 +311,9 @@ class ImageFetcher:
                     r.headers, c.user_agent_token.lower(), self.directives
                 ):
                     return Download("x_robots_tag", http_status=status, error="X-Robots-Tag")
+                reserved = self._tdm_header_verdict(r.headers)
+                if reserved:
+                    return Download(reserved, http_status=status, error="tdm-reservation: 1")
                 length = r.headers.get("Content-Length")
                 if length and length.isdigit() and int(length) > c.max_bytes:
                     error = f"Content-Length {length}"
@@ -330,6 +371,9 @@ class ImageFetcher:
             verdict = self.robots.verdict(url)
             if verdict:
                 return Download(verdict, error=self.robots.rules_for(url).note)
+        reserved = self._tdmrep_verdict(url)
+        if reserved:
+            return Download(reserved[0], error=reserved[1])
         result = Download("connection_error")
         for attempt in range(1, self.config.retries + 2):
             result = self._download_once(url)
@@ -345,46 +389,70 @@ class ImageFetcher:
     # --- decode, filter, hash, resize ------------------------------------------------------
 
     def prepare(self, url: str, dl: Download) -> FetchedImage:
-        """Turn downloaded bytes into a resized image, or a filter reason."""
+        """Turn downloaded bytes into a resized image, or a filter reason (one image: the
+        classifier runs on a batch of one; ``fetch_many`` batches it)."""
+        self.setup()
+        img, pixels = self._decode(url, dl)
+        return self.safety.judge([(img, pixels)])[0]
+
+    def _decode(self, url: str, dl: Download) -> tuple[FetchedImage, Pixels | None]:
+        """Header filters, then one decode shared by resize, pHash and the classifier input
+        (``kosmos_data.images.pixels``)."""
         out = FetchedImage(url=url, reason=dl.reason, http_status=dl.http_status)
         out.attempts, out.error = dl.attempts, stable_error(dl.error)
         if dl.reason != "ok":
-            return out
+            return out, None
         data = dl.data
         out.num_bytes = len(data)
         out.sha256 = hashlib.sha256(data).hexdigest()
         img, reason, error = probe(data)
         if img is None:
             out.reason, out.error = reason or "undecodable", stable_error(error)
-            return out
+            return out, None
+        c = self.config
         with img:
             out.original_format = img.format or ""
             out.original_width, out.original_height = img.size
-            reason = check_header(img.format, *img.size, self.config)
+            reason = check_header(img.format, *img.size, c)
             if reason:
                 out.reason = reason
-                return out
-        resized, width, height, _, _, err = self.resizer(io.BytesIO(data))
-        if err or resized is None:
-            out.reason, out.error = "undecodable", stable_error(str(err))
-            return out
-        out.data, out.width, out.height = resized, int(width), int(height)
-        out.phash = to_hex(phash_bytes(resized))
-        return out
+                return out, None
+            try:
+                px = decode_pixels(
+                    img, c.image_size, c.resize_mode, c.encode_quality, self.safety.wants_input
+                )
+            except Exception as e:  # Pillow raises many types on corrupt data
+                out.reason, out.error = "undecodable", stable_error(f"{type(e).__name__}: {e}")
+                return out, None
+        out.data, out.width, out.height = px.data, px.width, px.height
+        out.phash = to_hex(px.phash)
+        return out, px
 
     def resize(self, data: bytes) -> bytes | None:
-        """The run's resize of ``data`` if it passes the filters (for evaluation images)."""
+        """The run's resize of ``data`` if it passes the filters (for evaluation images: the
+        safety rules, block list and classifier, are not applied to them)."""
         self.setup()
-        img = self.prepare("", Download("ok", data, 200, 1))
+        img, _ = self._decode("", Download("ok", data, 200, 1))
         return img.data if img.ok else None
+
+    def phash_of(self, data: bytes) -> int | None:
+        """The pHash the stage computes for ``data`` (through the run's filters and resize),
+        or None when the image would not pass them; for hash lists (``--block-image-hashes``)."""
+        self.setup()
+        img, _ = self._decode("", Download("ok", data, 200, 1))
+        return from_hex(img.phash) if img.ok and img.phash else None
 
     def fetch(self, url: str) -> FetchedImage:
         self.setup()
         return self.prepare(url, self.download(url))
 
     def fetch_many(self, urls: Iterable[str]) -> Iterator[FetchedImage]:
-        """Downloads in the thread pool, decoding here, results in input order."""
+        """Downloads in the thread pool, decoding here, results in input order; the NSFW
+        classifier scores the batch's decoded images in one call."""
         self.setup()
         urls = list(urls)
-        for url, dl in zip(urls, self._pool.map(self.download, urls), strict=True):
-            yield self.prepare(url, dl)
+        decoded = [
+            self._decode(url, dl)
+            for url, dl in zip(urls, self._pool.map(self.download, urls), strict=True)
+        ]
+        yield from self.safety.judge(decoded)

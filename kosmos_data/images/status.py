@@ -39,6 +39,7 @@ STATUS_SCHEMA = pa.schema(
         pa.field("height", pa.int32()),
         pa.field("sha256", pa.string()),
         pa.field("phash", pa.string()),
+        pa.field("nsfw_score", pa.float64()),
         pa.field("resize_key", pa.string()),
         pa.field("occurrences", pa.int32()),
         pa.field("kept_occurrences", pa.int32()),
@@ -76,6 +77,7 @@ def status_row(
         "height": image.height,
         "sha256": image.sha256,
         "phash": image.phash,
+        "nsfw_score": image.nsfw_score,
         "resize_key": resize_key,
         "occurrences": occurrences,
         "kept_occurrences": kept,
@@ -111,6 +113,7 @@ def image_from_row(row: dict, config: ImageConfig) -> FetchedImage:
         num_bytes=row.get("num_bytes") or 0,
         sha256=row.get("sha256") or "",
         phash=row.get("phash") or "",
+        nsfw_score=row.get("nsfw_score"),
     )
     verdict = check_header(img.original_format, img.original_width, img.original_height, config)
     if verdict:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kosmos_data.samplecrawl import SampleCrawlConfig, generate_crawl
+from kosmos_samples.crawl import SampleCrawlConfig, generate_crawl
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 

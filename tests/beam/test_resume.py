@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from kosmos_data.checkpoint import HANG_AFTER_MARKERS_ENV
-from kosmos_data.samplecrawl import SampleCrawlConfig, generate_crawl
+from kosmos_samples.crawl import SampleCrawlConfig, generate_crawl
 
 from .conftest import dir_digest, load_funnel, run_interleaved
 
@@ -40,7 +40,7 @@ def _argv(crawl: Path, out: Path) -> list[str]:
 
 def _kill_after_first_marker(crawl: Path, out: Path) -> None:
     env = dict(os.environ, **{HANG_AFTER_MARKERS_ENV: "1"})
-    cmd = [sys.executable, "-m", "kosmos_data.cli", "run", "interleaved", *_argv(crawl, out)]
+    cmd = [sys.executable, "-m", "kosmos_cli.main", "run", "interleaved", *_argv(crawl, out)]
     proc = subprocess.Popen(
         cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,

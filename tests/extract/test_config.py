@@ -36,3 +36,14 @@ def test_validation_names_the_field(kwargs, field):
 def test_make_extractor_modes():
     assert make_extractor(ExtractConfig(mode="fast")).name == "fast"
     assert make_extractor(ExtractConfig(mode="fidelity")).name == "fidelity"
+
+
+def test_fallback_threshold_validated_with_field_name():
+    import pytest
+
+    from kosmos_data.extract import ExtractConfig
+
+    assert ExtractConfig().fallback_threshold == 0.0
+    for bad in (-0.1, 1.5, "0.5"):
+        with pytest.raises(ValueError, match="fallback_threshold"):
+            ExtractConfig(fallback_threshold=bad)

@@ -151,11 +151,11 @@ def test_real_commoncrawl_home_page_content_images(eval_pages):
     )
     d = make_extractor(ExtractConfig()).extract(page)
     urls = [i.url for i in d.images]
-    assert any("64e632beacaeb117d55bf82c_graphs" in u for u in urls)  # blog post image
     assert all("Logo" not in (i.alt or "") for i in d.images)  # logos are gone
-    graph = next(i for i in d.images if "graphs" in i.url)
-    assert graph.url.endswith("graphs-p-800.webp") and graph.source == "srcset"
-    assert graph.alt == "Host- and Domain-Level Web Graphs May, June, and July 2025"
+    # the featured blog-post card (image linked to the post, headline link beside it) is a
+    # teaser thumbnail, dropped as such (images.linked_teaser)
+    assert not any("64e632beacaeb117d55bf82c_graphs" in u for u in urls)
+    assert d.meta["image_drops"]["linked_teaser"] == 1
     assert sum(d.meta["image_drops"].values()) + len(urls) == 7
     assert "Common Crawl maintains a free, open repository" in d.text
     assert "Mailing List Archive" not in d.text

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from kosmos_data.images.serve import ImageServer
+from kosmos_samples.image_server import ImageServer
 
 PHOTOS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "images"
 PHOTO_NAMES = (

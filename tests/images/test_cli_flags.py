@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from kosmos_data.images.cli import main as images_main
+from kosmos_cli.images import main as images_main
 from kosmos_data.images.phash import read_hash_file
-from pipelines.common import parse_job_args
-from pipelines.interleaved import InterleavedOptions, config_from_options
+from pipelines.interleaved import SECTIONS, config_from_args, parser
+from pipelines.options import parse_job
 
 from .conftest import photos_dir
 
@@ -17,8 +17,7 @@ from .conftest import photos_dir
 def _config(tmp_path, *flags):
     (tmp_path / "a.warc.gz").write_bytes(b"")
     argv = ["--input", str(tmp_path / "a.warc.gz"), "--output", str(tmp_path / "out"), *flags]
-    opts, _ = parse_job_args(InterleavedOptions, argv, "test")
-    return config_from_options(opts)
+    return config_from_args(parse_job(parser(), SECTIONS, argv))
 
 
 def test_image_flags_and_config_file(tmp_path):

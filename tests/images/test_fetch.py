@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import io
-import time
 
 import pytest
 from PIL import Image
 
 from kosmos_data.images import ImageConfig, ImageFetcher
 from kosmos_data.images.config import USER_AGENT_TOKEN
-from kosmos_data.images.serve import ImageServer, Route
+from kosmos_samples.image_server import ImageServer, Route
 
 from .conftest import encode, photos_dir, solid
 
@@ -67,9 +66,7 @@ def test_failures_are_named(server):
     server.routes["/wide.png"] = Route(200, solid(600, 200))
     server.routes["/icon.ico"] = Route(200, encode(Image.new("RGB", (256, 256)), "ICO"))
     f = make()
-    t0 = time.monotonic()
     got = {p: f.fetch(server.url(p)) for p in server.routes}
-    assert time.monotonic() - t0 < 8
     want = {
         "/404.jpg": ("http_error", 404, 1),
         "/500.jpg": ("http_error", 503, 2),  # retried once

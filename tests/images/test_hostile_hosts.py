@@ -14,8 +14,8 @@ import pytest
 
 from kosmos_data.images import ImageConfig, ImageFetcher
 from kosmos_data.images.fetch import TRANSIENT, stable_error
-from kosmos_data.images.serve import Route
 from kosmos_data.images.ssrf import strip_userinfo
+from kosmos_samples.image_server import Route
 
 from .conftest import MapResolver
 
@@ -26,8 +26,11 @@ class TrickleServer:
     ``sent[path]`` counts the body bytes sent before the client went away (or all).
     """
 
-    def __init__(self, body_len: int = 200, gap_s: float = 0.05, trickle: str = "/") -> None:
+    def __init__(
+        self, body_len: int = 200, gap_s: float = 0.05, trickle: str = "/", headers: bool = False
+    ) -> None:
         self.body_len, self.gap_s, self.trickle = body_len, gap_s, trickle
+        self.trickle_headers = headers  # send the header block byte by byte too
         self.sent: dict[str, int] = {}
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
@@ -70,7 +73,14 @@ class TrickleServer:
             head = b"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n"
             sent = 0
             try:
-                conn.sendall(head % n)
+                if self.trickle_headers and slow:
+                    for byte in head % n:
+                        if self._stop.wait(self.gap_s):
+                            break
+                        conn.sendall(bytes([byte]))
+                        sent += 1
+                else:
+                    conn.sendall(head % n)
                 if body is not None:
                     conn.sendall(body)
                     sent = n
@@ -165,11 +175,22 @@ def test_broken_ipv6_literal_is_bad_url():
 
 
 def test_error_text_is_identical_across_fetchers(server):
-    server.routes["/corrupt.jpg"] = Route.corrupt()
+    # PIL names the stream it could not identify: "<_io.BytesIO object at 0x7f...>".
+    server.routes["/corrupt.jpg"] = Route(200, b"not an image at all " * 10)
     errors = [_fetcher().fetch(server.url("/corrupt.jpg")).error for _ in range(2)]
-    assert errors[0] == errors[1] and errors[0]
+    assert errors[0] == errors[1] and "cannot identify image file" in errors[0]
     assert " at 0x" not in errors[0]
     assert stable_error("<_io.BytesIO object at 0x7f3a2b1c>") == "<_io.BytesIO>"
+
+
+def test_a_trickled_tdmrep_header_block_ends_at_the_deadline():
+    # The TDMRep file's response headers arrive one byte per 0.1 s (about 7 s in all).
+    with TrickleServer(gap_s=0.1, trickle="/.well-known/", headers=True) as srv:
+        _fetcher(respect_robots=False).fetch(srv.url("/photo.jpg"))
+        deadline = time.monotonic() + 10
+        while "/.well-known/tdmrep.json" not in srv.sent and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert srv.sent["/.well-known/tdmrep.json"] < 40, srv.sent
 
 
 class _SlowResolver:

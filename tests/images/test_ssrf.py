@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from kosmos_data.images import ImageConfig, ImageFetcher
-from kosmos_data.images.serve import Route
 from kosmos_data.images.ssrf import AddressGuard, BlockedURL, check_url, is_public_address
+from kosmos_samples.image_server import Route
 
 from .conftest import MapResolver
 

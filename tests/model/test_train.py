@@ -73,15 +73,16 @@ def _cfg(shard_dirs, tok_path, out, **kw):
 
 def test_resume_continues_with_identical_loss(shard_dirs, tokenizer, tmp_path):
     _, tok_path = tokenizer
-    cfg = _cfg(shard_dirs, tok_path, tmp_path / "a", save_every=2)  # dropout 0.1 stays on
+    # Dropout 0.1 stays on. Two loader processes build the first run's batches; the resumed
+    # run builds them in the training process (workers=0) and without prefetching.
+    cfg = _cfg(shard_dirs, tok_path, tmp_path / "a", save_every=2, workers=2)
     full = train(cfg, quiet=True)
     ckpt_path = tmp_path / "a" / "step-0000002.pt"
     ckpt = load_checkpoint(str(ckpt_path))
-    # The first run prefetches batches in a thread (default 2); the resumed one does not.
     assert ckpt["step"] == 2 and ckpt["model_config"]["name"] == "tiny"
-    assert ckpt["train_config"]["seq_len"] == 128 and ckpt["data"][0]["streams"]
+    assert ckpt["train_config"]["seq_len"] == 128 and ckpt["data"][0]["next"] == 2
     resumed = train(
-        dataclasses.replace(cfg, out_dir=str(tmp_path / "b"), prefetch=0),
+        dataclasses.replace(cfg, out_dir=str(tmp_path / "b"), prefetch=0, workers=0),
         resume=str(ckpt_path),
         quiet=True,
     )
@@ -90,6 +91,8 @@ def test_resume_continues_with_identical_loss(shard_dirs, tokenizer, tmp_path):
     assert len(resumed) == 2 and diff == 0.0
     with pytest.raises(ValueError, match="seq_len"):
         train(dataclasses.replace(cfg, seq_len=256), resume=str(ckpt_path), quiet=True)
+    with pytest.raises(ValueError, match="loader_shards"):
+        train(dataclasses.replace(cfg, loader_shards=4), resume=str(ckpt_path), quiet=True)
 
 
 def _run(args, timeout=240):
@@ -144,7 +147,7 @@ def test_ddp_and_fsdp_two_gloo_processes_then_cli_eval(shard_dirs, tokenizer, tm
     assert summary["steps"] == 3 and len(ddp) == 3 and all(map(math.isfinite, ddp))
     ckpt = load_checkpoint(str(tmp_path / "ddp" / "last.pt"))
     assert ckpt["step"] == 3 and len(ckpt["data"]) == 2  # both ranks' data positions
-    assert ckpt["data"][0]["streams"] != ckpt["data"][1]["streams"]  # ranks read different data
+    assert ckpt["data"][0]["shards"] != ckpt["data"][1]["shards"]  # ranks read different data
     # FSDP (fully_shard per layer) resumes the DDP checkpoint and gives the same step-3 loss.
     fsdp, _ = torchrun(
         tmp_path / "fsdp", "--fsdp", "--resume", str(tmp_path / "ddp" / "step-0000002.pt")

@@ -150,7 +150,7 @@ def test_text_records_are_split_into_paragraph_nodes_for_the_quality_stage():
     import random
 
     from kosmos_data.filters.quality import QualityConfig, judge
-    from kosmos_data.samplecrawl import _english_paragraphs
+    from kosmos_samples.crawl import _english_paragraphs
 
     paras = _english_paragraphs(random.Random(5), 12, 1200)
     text = "\n\n \n".join(paras)

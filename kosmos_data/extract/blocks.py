@@ -1,0 +1,617 @@
+"""Block features and the learned main-content block classifier of the fast extractor.
+
+The fast path's DOM walk (``fast.py``) cuts the page into *blocks*: the text between two
+block-level boundaries, as in boilerpipe (Kohlschütter et al. 2010, "Boilerplate detection
+using shallow text features", WSDM) and dragnet (Peters & Lecocq 2013, "Content extraction
+using diverse feature sets", WWW). Each block gets shallow features, computed from what the
+walk already touched plus three ``.parent`` hops, and a two-stage logistic regression
+decides whether it is main content.
+
+Features of one block (stage 1, ``FEATURES``):
+
+* text shape: log characters, log words, link density (share of its characters inside
+  ``<a>``; boilerpipe's strongest feature), punctuation per word, stopword ratio
+  (a small multilingual list: function words mark running prose; jusText, Pomikálek 2011),
+  digit share, ends-with-sentence-punctuation, mean word length;
+* tag of the element that opened the block (paragraph, heading, list item, cell, ...);
+* class/id vocabulary of that element and of its three nearest ancestors: the boilerplate
+  vocabulary of ``fast.is_boilerplate_name`` and a content vocabulary (``article``,
+  ``content``, ``post``, ``entry``, ``story``, ``body``, ``text``; readability's
+  "positive" class weights);
+* region features, one per ancestor level 1-3: the share of the page's text under that
+  ancestor, its link density and its block count (the main article's paragraphs share a
+  parent holding most of the page's text; a related-links box holds little text, many
+  blocks and many links);
+* position: offset of the block in the page's text, whether it lies in the same level-2 /
+  level-3 region as the longest block, before or after it; page size (log characters,
+  log blocks); link density and log size of the previous and next blocks.
+
+Stage 2 (``STAGE2_FEATURES``) adds the stage-1 logit, the mean stage-1 probability of the
+two blocks before and after, and the character-weighted mean stage-1 probability of each
+block's level-1/2/3 region: the "content is contiguous" smoothing of dragnet and Web2Text
+(Vogels et al. 2018), which pulls in short in-article blocks (subheadings, one-line
+paragraphs) and pushes out short blocks surrounded by boilerplate.
+
+Training data, labels and procedure: ``kosmos_data/extract/train_blocks.py``. The model is
+a JSON file in ``kosmos_data/assets/`` (means, scales, weights, threshold) evaluated here
+with numpy only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+
+MODEL_FILE = "block_model.json"
+
+#: Function words of the languages that dominate Common Crawl (en, de, fr, es, it, pt, nl):
+#: their share separates running prose from menus, labels and teaser headlines.
+STOPWORDS = frozenset(
+    [
+        "the",
+        "a",
+        "an",
+        "and",
+        "or",
+        "of",
+        "to",
+        "in",
+        "on",
+        "for",
+        "with",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "it",
+        "this",
+        "that",
+        "as",
+        "at",
+        "by",
+        "from",
+        "not",
+        "but",
+        "have",
+        "has",
+        "had",
+        "he",
+        "she",
+        "they",
+        "we",
+        "you",
+        "his",
+        "her",
+        "their",
+        "its",
+        "our",
+        "which",
+        "who",
+        "will",
+        "would",
+        "can",
+        "der",
+        "die",
+        "das",
+        "und",
+        "oder",
+        "ist",
+        "sind",
+        "war",
+        "nicht",
+        "mit",
+        "von",
+        "zu",
+        "den",
+        "dem",
+        "des",
+        "ein",
+        "eine",
+        "einer",
+        "auf",
+        "für",
+        "sich",
+        "auch",
+        "als",
+        "wie",
+        "es",
+        "er",
+        "sie",
+        "wir",
+        "ich",
+        "im",
+        "bei",
+        "nach",
+        "noch",
+        "aus",
+        "le",
+        "la",
+        "les",
+        "et",
+        "ou",
+        "est",
+        "sont",
+        "un",
+        "une",
+        "des",
+        "du",
+        "de",
+        "dans",
+        "pour",
+        "pas",
+        "sur",
+        "au",
+        "aux",
+        "qui",
+        "que",
+        "ce",
+        "cette",
+        "il",
+        "elle",
+        "nous",
+        "vous",
+        "ils",
+        "avec",
+        "par",
+        "plus",
+        "se",
+        "ne",
+        "el",
+        "los",
+        "las",
+        "y",
+        "o",
+        "es",
+        "son",
+        "un",
+        "una",
+        "del",
+        "en",
+        "por",
+        "para",
+        "con",
+        "no",
+        "que",
+        "se",
+        "lo",
+        "su",
+        "al",
+        "como",
+        "más",
+        "pero",
+        "il",
+        "lo",
+        "gli",
+        "e",
+        "di",
+        "da",
+        "per",
+        "non",
+        "che",
+        "si",
+        "della",
+        "del",
+        "una",
+        "sono",
+        "o",
+        "os",
+        "as",
+        "e",
+        "do",
+        "da",
+        "em",
+        "um",
+        "uma",
+        "não",
+        "com",
+        "para",
+        "que",
+        "se",
+        "por",
+        "mais",
+        "het",
+        "een",
+        "en",
+        "van",
+        "de",
+        "is",
+        "niet",
+        "met",
+        "voor",
+        "dat",
+        "op",
+        "te",
+        "zijn",
+    ]
+)
+
+TAG_GROUPS = {
+    "p": 0,
+    "h1": 1,
+    "h2": 1,
+    "h3": 2,
+    "h4": 2,
+    "h5": 2,
+    "h6": 2,
+    "li": 3,
+    "dt": 7,
+    "dd": 7,
+    "dl": 7,
+    "td": 4,
+    "th": 4,
+    "tr": 4,
+    "table": 4,
+    "tbody": 4,
+    "thead": 4,
+    "tfoot": 4,
+    "blockquote": 6,
+    "pre": 6,
+    "figure": 8,
+    "figcaption": 8,
+    "caption": 8,
+    "header": 9,
+    "address": 9,
+    "summary": 9,
+    "details": 9,
+    "legend": 9,
+    "fieldset": 9,
+    "form": 9,
+    "center": 9,
+}
+#: div, section, article, main, body, ul/ol, br-opened runs and anything else.
+OTHER_GROUP = 5
+N_TAG_GROUPS = 10
+
+_POSITIVE = re.compile(
+    r"article|content|post|entry|story|body|text|main|prose|blog|news|page-?content"
+)
+_DIGIT = re.compile(r"\d")
+_SENT_END = frozenset('.!?:;"”»)…。')
+
+FEATURES = (
+    "log_chars",
+    "log_words",
+    "link_density",
+    "punct_per_word",
+    "stop_ratio",
+    "digit_share",
+    "ends_sentence",
+    "mean_word_len",
+    *(f"tag_{i}" for i in range(N_TAG_GROUPS)),
+    "own_boilerplate_name",
+    "own_content_name",
+    "anc_boilerplate_name",
+    "anc_content_name",
+    "region1_share",
+    "region2_share",
+    "region3_share",
+    "region1_links",
+    "region2_links",
+    "region3_links",
+    "region1_log_blocks",
+    "region2_log_blocks",
+    "region3_log_blocks",
+    "offset",
+    "log_page_chars",
+    "log_page_blocks",
+    "with_longest_r2",
+    "with_longest_r3",
+    "before_longest",
+    "after_longest",
+    "prev_links",
+    "next_links",
+    "prev_log_chars",
+    "next_log_chars",
+)
+STAGE2_FEATURES = (
+    *FEATURES,
+    "s1_logit",
+    "s1_prev2",
+    "s1_next2",
+    "s1_region1",
+    "s1_region2",
+    "s1_region3",
+)
+
+
+class Block:
+    """One text block of the walk: normalised text, the element that opened it, and the
+    raw character counts (all text / text inside links) of its text nodes."""
+
+    __slots__ = ("link_raw", "opener", "raw", "text")
+
+    def __init__(self, text: str, opener, raw: int, link_raw: int) -> None:
+        self.text = text
+        self.opener = opener
+        self.raw = raw
+        self.link_raw = link_raw
+
+
+_NAMES_CACHE: dict[str, tuple[float, float]] = {}
+
+
+def _names(node, is_boilerplate_name) -> tuple[float, float]:
+    """(boilerplate name, content name) of an element's class and id; memoised on the
+    attribute text, which repeats within and across pages of a site."""
+    attrs = node.attributes
+    cls = attrs.get("class")
+    ident = attrs.get("id")
+    if not cls and not ident:
+        return 0.0, 0.0
+    s = f"{cls or ''} {ident or ''}"
+    hit = _NAMES_CACHE.get(s)
+    if hit is None:
+        if len(_NAMES_CACHE) >= 65536:
+            _NAMES_CACHE.clear()
+        hit = _NAMES_CACHE[s] = (
+            float(is_boilerplate_name(s)),
+            float(_POSITIVE.search(s.lower()) is not None),
+        )
+    return hit
+
+
+def _ancestry(parent, region_ids, name_cache, is_boilerplate_name):
+    """Region indices of ``parent`` and its two nearest ancestors (levels 1-3; missing
+    levels get negative placeholders), and whether any of them has a boilerplate / content
+    class or id."""
+    r = [0, 0, 0]
+    anc_bp = anc_pos = 0.0
+    node = parent
+    for level in range(3):
+        if node is None:
+            r[level] = -1 - level
+            continue
+        nid = node.mem_id
+        idx = region_ids.get(nid)
+        if idx is None:
+            idx = region_ids[nid] = len(region_ids)
+        r[level] = idx
+        pn = name_cache.get(nid)
+        if pn is None:
+            pn = name_cache[nid] = _names(node, is_boilerplate_name)
+        if pn[0] > anc_bp:
+            anc_bp = pn[0]
+        if pn[1] > anc_pos:
+            anc_pos = pn[1]
+        node = node.parent
+    return r, anc_bp, anc_pos
+
+
+def block_features(blocks: list[Block], is_boilerplate_name) -> tuple[np.ndarray, np.ndarray]:
+    """Stage-1 feature matrix (``len(blocks) x len(FEATURES)``) and the region index
+    matrix (``len(blocks) x 3``, ancestor levels 1-3) used by stage 2.
+
+    The per-block loop builds plain tuples (one ``np.array`` call at the end) and computes
+    each parent's ancestry once (``_ancestry``): this runs on every page of the fast path."""
+    n = len(blocks)
+    rows = []
+    regs = []
+    name_cache: dict[int, tuple[float, float]] = {}
+    region_ids: dict[int, int] = {}
+    above: dict[int, tuple[list[int], float, float]] = {}
+    sw = STOPWORDS.__contains__
+    groups = TAG_GROUPS
+    digit = _DIGIT.findall
+    ends = _SENT_END
+    for b in blocks:
+        t = b.text
+        nc = len(t)
+        words = t.lower().split()
+        nw = len(words) or 1
+        op = b.opener
+        key = op.mem_id
+        nm = name_cache.get(key)
+        if nm is None:
+            nm = name_cache[key] = _names(op, is_boilerplate_name)
+        parent = op.parent
+        if parent is None:
+            r, anc_bp, anc_pos = [-1, -2, -3], 0.0, 0.0  # page root: one region per level
+        else:
+            pid = parent.mem_id
+            up = above.get(pid)
+            if up is None:
+                # Regions and names of the parent and its two ancestors: computed once per
+                # parent, since sibling blocks (an article's paragraphs) share them.
+                up = above[pid] = _ancestry(parent, region_ids, name_cache, is_boilerplate_name)
+            r, anc_bp, anc_pos = up
+        regs.append(r)
+        rows.append(
+            (
+                nc,
+                nw,
+                min(1.0, b.link_raw / b.raw) if b.raw else 0.0,
+                (
+                    t.count(".")
+                    + t.count(",")
+                    + t.count(";")
+                    + t.count(":")
+                    + t.count("!")
+                    + t.count("?")
+                )
+                / nw,
+                sum(map(sw, words)) / nw,
+                len(digit(t)) / nc if nc else 0.0,
+                1.0 if t and t[-1] in ends else 0.0,
+                min(15.0, nc / nw),
+                groups.get(op.tag, OTHER_GROUP),
+                nm[0],
+                nm[1],
+                anc_bp,
+                anc_pos,
+            )
+        )
+    raw = np.array(rows, dtype=np.float64).reshape(n, 13)
+    onehot = (raw[:, 8:9] == np.arange(N_TAG_GROUPS)).astype(np.float64)
+    prim = np.hstack([raw[:, :8], onehot, raw[:, 9:]])
+    regions = np.array(regs, dtype=np.int64).reshape(n, 3)
+    # Missing ancestors (negative ids) get their own region indices after the real ones.
+    neg = regions < 0
+    if neg.any():
+        regions[neg] = len(region_ids) - 1 - regions[neg]
+    return _assemble(prim, regions), regions
+
+
+def _assemble(prim: np.ndarray, regions: np.ndarray) -> np.ndarray:
+    n = prim.shape[0]
+    chars = prim[:, 0]
+    links = prim[:, 2] * chars
+    total = chars.sum() or 1.0
+    nreg = int(regions.max()) + 1 if n else 1
+    share, rlinks, rcount = [], [], []
+    for level in range(3):
+        r = regions[:, level]
+        c = np.bincount(r, weights=chars, minlength=nreg)
+        lk = np.bincount(r, weights=links, minlength=nreg)
+        k = np.bincount(r, minlength=nreg)
+        share.append(c[r] / total)
+        rlinks.append(lk[r] / np.maximum(c[r], 1.0))
+        rcount.append(np.log1p(k[r]))
+    offset = (np.cumsum(chars) - chars) / total
+    longest = int(np.argmax(chars)) if n else 0
+    idx = np.arange(n)
+    prev_links = np.concatenate(([1.0], prim[:-1, 2])) if n else prim[:, 2]
+    next_links = np.concatenate((prim[1:, 2], [1.0])) if n else prim[:, 2]
+    lc = np.log1p(chars)
+    prev_lc = np.concatenate(([0.0], lc[:-1])) if n else lc
+    next_lc = np.concatenate((lc[1:], [0.0])) if n else lc
+    cols = [
+        lc,
+        np.log1p(prim[:, 1]),
+        prim[:, 2],
+        prim[:, 3],
+        prim[:, 4],
+        prim[:, 5],
+        prim[:, 6],
+        prim[:, 7],
+        *(prim[:, 8 + g] for g in range(N_TAG_GROUPS)),
+        prim[:, 8 + N_TAG_GROUPS],
+        prim[:, 9 + N_TAG_GROUPS],
+        prim[:, 10 + N_TAG_GROUPS],
+        prim[:, 11 + N_TAG_GROUPS],
+        *share,
+        *rlinks,
+        *rcount,
+        offset,
+        np.full(n, math.log1p(total)),
+        np.full(n, math.log1p(n)),
+        (regions[:, 1] == regions[longest, 1]).astype(np.float64),
+        (regions[:, 2] == regions[longest, 2]).astype(np.float64),
+        (idx < longest).astype(np.float64),
+        (idx > longest).astype(np.float64),
+        prev_links,
+        next_links,
+        prev_lc,
+        next_lc,
+    ]
+    return np.column_stack(cols) if n else np.zeros((0, len(FEATURES)))
+
+
+def stage2_features(
+    x1: np.ndarray, logit1: np.ndarray, regions: np.ndarray, chars: np.ndarray
+) -> np.ndarray:
+    """Stage-2 matrix: stage-1 features plus the smoothed stage-1 probabilities."""
+    n = x1.shape[0]
+    p = 1.0 / (1.0 + np.exp(-logit1))
+    pad = np.concatenate(([0.0, 0.0], p, [0.0, 0.0]))
+    prev2 = (pad[1 : n + 1] + pad[0:n]) / 2.0
+    next2 = (pad[3 : n + 3] + pad[4 : n + 4]) / 2.0
+    nreg = int(regions.max()) + 1 if n else 1
+    cols = [x1, logit1[:, None], prev2[:, None], next2[:, None]]
+    for level in range(3):
+        r = regions[:, level]
+        c = np.bincount(r, weights=chars, minlength=nreg)
+        pc = np.bincount(r, weights=chars * p, minlength=nreg)
+        cols.append((pc[r] / np.maximum(c[r], 1.0))[:, None])
+    return np.hstack(cols)
+
+
+@dataclass(frozen=True)
+class Linear:
+    """Standardised logistic regression: ``logit = ((x - mean) / scale) @ w + b``."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    w: np.ndarray
+    b: float
+
+    def logit(self, x: np.ndarray) -> np.ndarray:
+        return ((x - self.mean) / self.scale) @ self.w + self.b
+
+    @classmethod
+    def from_json(cls, d: dict) -> Linear:
+        return cls(np.asarray(d["mean"]), np.asarray(d["scale"]), np.asarray(d["w"]), float(d["b"]))
+
+
+@dataclass(frozen=True)
+class BlockModel:
+    stage1: Linear
+    stage2: Trees
+    threshold: float
+    #: Probabilities at most ``1 - sure`` or at least ``sure`` count as "sure" decisions.
+    sure: float
+
+    def probabilities(self, blocks: list[Block], is_boilerplate_name) -> np.ndarray:
+        if not blocks:
+            return np.zeros(0)
+        x1, regions = block_features(blocks, is_boilerplate_name)
+        return self.probabilities_from(x1, regions)
+
+    def probabilities_from(self, x1: np.ndarray, regions: np.ndarray) -> np.ndarray:
+        l1 = self.stage1.logit(x1)
+        x2 = stage2_features(x1, l1, regions, np.expm1(x1[:, 0]))
+        return 1.0 / (1.0 + np.exp(-self.stage2.logit(x2)))
+
+    @classmethod
+    def from_json(cls, d: dict) -> BlockModel:
+        if tuple(d["features"]) != FEATURES or tuple(d["stage2_features"]) != STAGE2_FEATURES:
+            raise ValueError("block model features do not match this code; retrain it")
+        return cls(
+            Linear.from_json(d["stage1"]),
+            Trees.from_json(d["stage2"]),
+            float(d["threshold"]),
+            float(d["sure"]),
+        )
+
+
+@lru_cache(maxsize=1)
+def load_model() -> BlockModel:
+    """The shipped model (``kosmos_data/assets/block_model.json``), loaded once per process."""
+    text = resources.files("kosmos_data").joinpath("assets", MODEL_FILE).read_text("utf-8")
+    return BlockModel.from_json(json.loads(text))
+
+
+@dataclass(frozen=True)
+class Trees:
+    """Gradient-boosted oblivious trees (one (feature, threshold) per level, as in CatBoost;
+    Prokhorenkova et al. 2018): ``logit = base + sum_t leaf[t, index_t(x)]`` where
+    ``index_t`` sets bit ``l`` when ``x[feature[t, l]] > threshold[t, l]``. All trees are
+    evaluated at once with a handful of numpy calls."""
+
+    feature: np.ndarray  # (T, D) int
+    threshold: np.ndarray  # (T, D) float
+    leaf: np.ndarray  # (T, 2**D) float
+    base: float
+
+    def logit(self, x: np.ndarray) -> np.ndarray:
+        t, d = self.feature.shape
+        idx = np.arange(t) << d  # row offsets into the flattened leaf table
+        for level in range(d):
+            idx = idx + ((x[:, self.feature[:, level]] > self.threshold[:, level]) << level)
+        return self.base + np.take(self.leaf, idx).sum(axis=1)
+
+    @classmethod
+    def from_json(cls, d: dict) -> Trees:
+        return cls(
+            np.asarray(d["feature"], dtype=np.int64),
+            np.asarray(d["threshold"], dtype=np.float64),
+            np.asarray(d["leaf"], dtype=np.float64),
+            float(d["base"]),
+        )

@@ -1,0 +1,57 @@
+"""The command line: clear errors with exit code 2, help, funnel printing."""
+
+import json
+
+from kosmos_cli import main as cli
+from kosmos_data.outputs import OutputConfig, keep_dropped_row
+from kosmos_data.records import Dropped, Provenance
+
+
+def test_run_help_lists_the_job_flags(capsys):
+    assert cli.main(["run", "interleaved", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "--input" in out and "--extractor" in out and "--dropped-fraction" in out
+
+
+def test_input_matching_nothing_is_one_clear_error(tmp_path, capsys):
+    code = cli.main(["run", "interleaved", "--input", str(tmp_path / "none*.warc.gz"),
+                     "--output", str(tmp_path / "out")])  # fmt: skip
+    assert code == 2
+    assert "matches no file" in capsys.readouterr().err
+
+
+def test_bad_config_field_is_named(tmp_path, capsys):
+    (tmp_path / "a.warc.gz").write_bytes(b"")
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"sampling": {"max_imagez": 3}}))
+    code = cli.main(["run", "interleaved", "--input", str(tmp_path / "a.warc.gz"),
+                     "--output", str(tmp_path / "out"), "--config", str(cfg)])  # fmt: skip
+    assert code == 2
+    assert "max_imagez" in capsys.readouterr().err
+
+
+def test_invalid_value_names_the_config_field(tmp_path, capsys):
+    (tmp_path / "a.warc.gz").write_bytes(b"")
+    code = cli.main(["run", "interleaved", "--input", str(tmp_path / "a.warc.gz"),
+                     "--output", str(tmp_path / "out"), "--max-images", "0"])  # fmt: skip
+    assert code == 2
+    assert "max_images" in capsys.readouterr().err
+
+
+def test_funnel_command_needs_a_run_directory(tmp_path, capsys):
+    assert cli.main(["funnel", str(tmp_path)]) == 2
+    assert "funnel.json" in capsys.readouterr().err
+
+
+def test_dropped_sample_is_deterministic_and_close_to_the_fraction():
+    rows = [
+        Dropped("prefilter", "no_img_tag", Provenance("f.warc.gz", f"<urn:{i}>", i * 100, "", ""))
+        for i in range(20_000)
+    ]
+    kept = [keep_dropped_row(d, 0.1) for d in rows]
+    assert kept == [keep_dropped_row(d, 0.1) for d in rows]
+    # Binomial(20000, 0.1): sd ~42; 6 sd either side.
+    assert 1750 < sum(kept) < 2250
+    assert all(keep_dropped_row(d, 1.0) for d in rows[:10])
+    assert not any(keep_dropped_row(d, 0.0) for d in rows[:10])
+    assert OutputConfig(dropped_fraction=0.5).dropped_fraction == 0.5
