@@ -8,6 +8,7 @@ import zlib
 from pathlib import Path
 
 from kosmos_data.outputs import read_parquet_dir
+from kosmos_data.records import DeadLetter, Provenance
 from kosmos_samples.crawl import SampleCrawlConfig, generate_crawl
 
 from .conftest import load_funnel, run_interleaved
@@ -60,3 +61,24 @@ def test_hostile_archive_through_the_job(tmp_path: Path):
     assert kept_once > 0 and f["kept"] == 2 * kept_once
     ids = [d["id"] for d in read_parquet_dir(str(out / "docs")).to_pylist()]
     assert len(ids) == len(set(ids)) == 2 * kept_once
+
+
+def _explode(row):
+    if row.index == 1:
+        raise ValueError("Invalid IPv6 URL")  # what urlsplit raised inside caption_document
+    return DeadLetter("read", "missing_caption", Provenance(row.path, "r", row.index, "", ""), "")
+
+
+def test_a_row_that_crashes_its_converter_is_a_bad_row_not_a_crashed_job(tmp_path: Path):
+    from apache_beam.pvalue import TaggedOutput
+
+    from kosmos_data.beam.sources import ReadTableFileFn
+
+    table = tmp_path / "t.tsv"
+    table.write_text("url\tcaption\na\tb\nc\td\ne\tf\n")
+    fn = ReadTableFileFn(_explode, ())
+    fn.setup()
+    out = [o.value if isinstance(o, TaggedOutput) else o for o in fn.process(str(table))]
+    dead = [o for o in out if isinstance(o, DeadLetter)]
+    assert [d.reason for d in dead] == ["missing_caption", "bad_row", "missing_caption"]
+    assert "Invalid IPv6 URL" in dead[1].error

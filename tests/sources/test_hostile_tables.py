@@ -108,3 +108,30 @@ def test_unparseable_or_unsendable_caption_urls_are_bad_url(url):
 
 def test_a_good_url_has_no_problem():
     assert url_problem("https://img.test/a%20b.jpg?x=1#y") is None
+
+
+def test_truncated_gzip_table_keeps_the_rows_before_the_cut():
+    import gzip as gz
+
+    data = gz.compress(_table(2000))
+    rows = _rows(data[: len(data) // 2], "cc.tsv.gz")
+    good = [r for r in rows if not isinstance(r, DeadLetter)]
+    dead = [r for r in rows if isinstance(r, DeadLetter)]
+    assert len(good) > 100 and [r.index for r in good] == list(range(len(good)))
+    assert good[-1].fields["caption"] == f"a photo of thing {len(good) - 1}"  # not a cut line
+    assert [d.reason for d in dead] == ["truncated_table"]
+
+
+def test_jsonl_rows_split_on_newlines_only_and_deep_nesting_is_a_bad_row():
+    lines = [
+        '{"text": "one\\u2028two", "id": 1}'.replace("\\u2028", "\u2028"),
+        '{"text": "form\\ffeed", "id": 2}'.replace("\\f", "\f"),
+        '{"text": ' + "[" * 100_000 + "]" * 100_000 + "}",
+        '{"text": "last", "id": 4}',
+    ]
+    rows = _rows(("\n".join(lines) + "\n").encode(), "pile.jsonl")
+    assert len(rows) == 4
+    assert rows[0].fields["text"] == "one\u2028two"
+    assert isinstance(rows[1], DeadLetter)  # a raw form feed is invalid JSON: one bad row
+    assert isinstance(rows[2], DeadLetter) and rows[2].reason == "bad_row"
+    assert rows[3].fields["text"] == "last"
