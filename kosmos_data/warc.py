@@ -785,15 +785,16 @@ def _parse_header_lines(lines: list[bytes]) -> dict[str, str]:
     fields: dict[str, str] = {}
     last = None
     for raw in lines:
-        if raw[:1] in (b" ", b"\t") and last is not None:
-            fields[last] += " " + _text(raw).strip()
+        line = _text(raw)
+        if line[:1] in (" ", "\t") and last is not None:
+            fields[last] += " " + line.strip()
             continue
-        name, sep, value = raw.partition(b":")
+        name, sep, value = line.partition(":")
         if not sep:
             continue
-        key = _text(name).strip().lower()
+        key = name.strip().lower()
         if key and key not in fields:
-            fields[key] = _text(value).strip()
+            fields[key] = value.strip()
             last = key
     return fields
 
@@ -841,9 +842,9 @@ def _header_pairs(head: bytes) -> list[tuple[str, str]]:
     first)."""
     pairs = []
     for raw in head.split(b"\n")[1:]:
-        name, sep, value = raw.rstrip(b"\r").partition(b":")
+        name, sep, value = _text(raw.rstrip(b"\r")).partition(":")
         if sep and name.strip():
-            pairs.append((_text(name).strip(), _text(value).strip()))
+            pairs.append((name.strip(), value.strip()))
     return pairs
 
 
