@@ -944,6 +944,23 @@ def _iter_warc_framed(
     yield from drain()
 
 
+_RECORD_HEAD_RE = re.compile(rb"\nContent-Length:[ \t]*\d+\r?\n", re.IGNORECASE)
+
+
+def _next_record_in(block: bytes, raw: bool) -> int | None:
+    """Where a record evidently starts inside ``block``: a ``WARC/1.x`` line (or a gzip
+    member, in a raw segment) whose next 4 KiB hold a WARC header with a Content-Length,
+    so that a large record merely quoting a WARC line is not cut."""
+    pos = 1
+    while True:
+        i = _resync_index(block, pos, raw)
+        if i is None:
+            return None
+        if block.startswith(_GZIP_MEMBER, i) or _RECORD_HEAD_RE.search(block, i, i + 4096):
+            return i
+        pos = i + 1
+
+
 def _frame_record(
     buf: _Buffer,
     segs: _Segments,
@@ -997,6 +1014,13 @@ def _frame_record(
     block = buf.read(min(length, keep_max))
     got = len(block)
     if got == min(length, keep_max) and length > keep_max:
+        # What is skipped cannot be read again: a block longer than the cut that holds the
+        # start of another record (a bogus huge Content-Length) resumes there instead.
+        i = _next_record_in(block, raw)
+        if i is not None:
+            buf.unread(block[i:])
+            msg = f"Content-Length {length} runs into the next record"
+            return _dead("bad_record_length", prov, msg), ""
         got += buf.skip(length - keep_max)
     if got < length:
         if segs.error is not None:
