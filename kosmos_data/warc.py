@@ -165,8 +165,8 @@ class _CorruptStream(Exception):
 class _Prefixed:
     """A read/tell view of ``stream`` with already-read ``head`` bytes put back in front.
 
-    fastwarc needs ``tell()`` on Python streams (it panics without one) and Beam's remote
-    streams may not be seekable, so every input goes through a wrapper like this.
+    The ARC path hands warcio a stream with ``tell()``; Beam's remote streams may not be
+    seekable, so the ARC input goes through a wrapper like this.
     """
 
     def __init__(self, head: bytes, stream: BinaryIO) -> None:
