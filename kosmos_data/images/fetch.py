@@ -271,8 +271,11 @@ class ImageFetcher:
         """``/.well-known/tdmrep.json`` through the guarded opener, capped at
         ``TDMREP_MAX_BYTES`` and bounded by one overall deadline of ``timeout_s`` (connect,
         name resolution and headers included: ``ssrf.Deadline``)."""
-        with Deadline(self.config.timeout_s):
-            return self._fetch_tdmrep_within(url)
+        with Deadline(self.config.timeout_s) as deadline:
+            result = self._fetch_tdmrep_within(url)
+            if deadline.expired:  # the socket was shut at the deadline: the body is partial
+                return None, b"", "deadline"
+            return result
 
     def _fetch_tdmrep_within(self, url: str) -> tuple[int | None, bytes, str]:
         deadline = time.monotonic() + self.config.timeout_s
