@@ -19,12 +19,12 @@ letter with a reason; nothing is dropped silently.
 from __future__ import annotations
 
 import csv
-import gzip
 import hashlib
 import io
 import json
 import math
 import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -76,11 +76,9 @@ def iter_rows(data: bytes, path: str, columns: tuple[str, ...] = ()) -> Iterator
     file as a whole cannot be read (the caller dead-letters it as ``unreadable_table``).
     """
     fmt = table_format(path)
+    damage = None
     if path.lower().endswith(".gz") and fmt != "parquet":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as e:
-            raise TableError(f"{path}: bad gzip: {e}") from e
+        data, damage = _gunzip(data, path)
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
@@ -92,20 +90,69 @@ def iter_rows(data: bytes, path: str, columns: tuple[str, ...] = ()) -> Iterator
         return
     text = data.decode("utf-8", errors="replace")
     if fmt == "jsonl":
-        for index, line in enumerate(text.splitlines()):
-            if not line.strip():
-                continue
-            try:
-                fields = json.loads(line)
-            except json.JSONDecodeError as e:
-                yield _bad_row(path, index, f"invalid JSON: {e}", line)
-                continue
-            if not isinstance(fields, dict):
-                yield _bad_row(path, index, "JSON line is not an object", line)
-                continue
-            yield Row(path, index, fields)
-        return
-    yield from _delimited_rows(text, path, fmt, columns)
+        yield from _jsonl_rows(text, path)
+    else:
+        yield from _delimited_rows(text, path, fmt, columns)
+    if damage is not None:
+        prov = Provenance(path, f"<file:{path}>#rest", 0, "", "")
+        yield DeadLetter("read", "truncated_table", prov, damage)
+
+
+def _gunzip(data: bytes, path: str) -> tuple[bytes, str | None]:
+    """Decompress every gzip member; a damaged or truncated one keeps the text before it.
+
+    Returns (the complete lines decompressed, what went wrong or ``None``). A cut ``.gz``
+    used to make the whole table one ``unreadable_table``; now its readable rows are read
+    and the unreadable rest is one ``truncated_table`` dead letter (its rows are unknown).
+    Bytes that are no gzip at all still raise ``TableError``.
+    """
+    if data[:2] != b"\x1f\x8b":
+        raise TableError(f"{path}: bad gzip: not a gzip file")
+    parts: list[bytes] = []
+    rest = data
+    error = None
+    while rest:
+        d = zlib.decompressobj(31)
+        try:
+            parts.append(d.decompress(rest))
+        except zlib.error as e:
+            error = f"{path}: gzip damaged after {sum(map(len, parts))} bytes: {e}"
+            break
+        if not d.eof:
+            parts.append(d.flush())
+            error = f"{path}: gzip truncated after {sum(map(len, parts))} bytes"
+            break
+        rest = d.unused_data
+        if rest[:2] not in (b"", b"\x1f\x8b"):
+            error = f"{path}: {len(rest)} bytes after the last gzip member are not gzip"
+            break
+    out = b"".join(parts)
+    if error is None:
+        return out, None
+    if not out and not parts:
+        raise TableError(error)
+    cut = out.rfind(b"\n") + 1  # a line cut by the damage is part of the unreadable rest
+    return out[:cut], error
+
+
+def _jsonl_rows(text: str, path: str) -> Iterator[Row | DeadLetter]:
+    """One row per ``\n``-terminated line. Not ``str.splitlines``: it also splits on U+2028,
+    U+0085, form feeds..., which JSON strings may hold raw, turning one row into broken ones."""
+    for index, line in enumerate(text.split("\n")):
+        if not line.strip():
+            continue
+        try:
+            fields = json.loads(line)
+        except json.JSONDecodeError as e:
+            yield _bad_row(path, index, f"invalid JSON: {e}", line)
+            continue
+        except RecursionError:  # "[[[[..." nested past the interpreter's recursion limit
+            yield _bad_row(path, index, "JSON nested too deeply", line)
+            continue
+        if not isinstance(fields, dict):
+            yield _bad_row(path, index, "JSON line is not an object", line)
+            continue
+        yield Row(path, index, fields)
 
 
 def _parquet_rows(pf, path: str) -> Iterator[Row | DeadLetter]:

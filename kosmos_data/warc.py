@@ -173,8 +173,8 @@ class _CorruptStream(Exception):
 class _Prefixed:
     """A read/tell view of ``stream`` with already-read ``head`` bytes put back in front.
 
-    fastwarc needs ``tell()`` on Python streams (it panics without one) and Beam's remote
-    streams may not be seekable, so every input goes through a wrapper like this.
+    The ARC path hands warcio a stream with ``tell()``; Beam's remote streams may not be
+    seekable, so the ARC input goes through a wrapper like this.
     """
 
     def __init__(self, head: bytes, stream: BinaryIO) -> None:
@@ -793,15 +793,16 @@ def _parse_header_lines(lines: list[bytes]) -> dict[str, str]:
     fields: dict[str, str] = {}
     last = None
     for raw in lines:
-        if raw[:1] in (b" ", b"\t") and last is not None:
-            fields[last] += " " + _text(raw).strip()
+        line = _text(raw)
+        if line[:1] in (" ", "\t") and last is not None:
+            fields[last] += " " + line.strip()
             continue
-        name, sep, value = raw.partition(b":")
+        name, sep, value = line.partition(":")
         if not sep:
             continue
-        key = _text(name).strip().lower()
+        key = name.strip().lower()
         if key and key not in fields:
-            fields[key] = _text(value).strip()
+            fields[key] = value.strip()
             last = key
     return fields
 
@@ -849,9 +850,9 @@ def _header_pairs(head: bytes) -> list[tuple[str, str]]:
     first)."""
     pairs = []
     for raw in head.split(b"\n")[1:]:
-        name, sep, value = raw.rstrip(b"\r").partition(b":")
+        name, sep, value = _text(raw.rstrip(b"\r")).partition(":")
         if sep and name.strip():
-            pairs.append((_text(name).strip(), _text(value).strip()))
+            pairs.append((name.strip(), value.strip()))
     return pairs
 
 
@@ -951,6 +952,23 @@ def _iter_warc_framed(
     yield from drain()
 
 
+_RECORD_HEAD_RE = re.compile(rb"\nContent-Length:[ \t]*\d+\r?\n", re.IGNORECASE)
+
+
+def _next_record_in(block: bytes, raw: bool) -> int | None:
+    """Where a record evidently starts inside ``block``: a ``WARC/1.x`` line (or a gzip
+    member, in a raw segment) whose next 4 KiB hold a WARC header with a Content-Length,
+    so that a large record merely quoting a WARC line is not cut."""
+    pos = 1
+    while True:
+        i = _resync_index(block, pos, raw)
+        if i is None:
+            return None
+        if block.startswith(_GZIP_MEMBER, i) or _RECORD_HEAD_RE.search(block, i, i + 4096):
+            return i
+        pos = i + 1
+
+
 def _frame_record(
     buf: _Buffer,
     segs: _Segments,
@@ -1004,6 +1022,13 @@ def _frame_record(
     block = buf.read(min(length, keep_max))
     got = len(block)
     if got == min(length, keep_max) and length > keep_max:
+        # What is skipped cannot be read again: a block longer than the cut that holds the
+        # start of another record (a bogus huge Content-Length) resumes there instead.
+        i = _next_record_in(block, raw)
+        if i is not None:
+            buf.unread(block[i:])
+            msg = f"Content-Length {length} runs into the next record"
+            return _dead("bad_record_length", prov, msg), ""
         got += buf.skip(length - keep_max)
     if got < length:
         if segs.error is not None:

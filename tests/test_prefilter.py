@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kosmos_data.prefilter import PrefilterConfig, looks_like_html, prefilter
+from kosmos_data.prefilter import PrefilterConfig, html_depth, looks_like_html, prefilter
 from kosmos_data.records import KEEP, DeadLetter, Provenance, RawPage
 from kosmos_data.warc import iter_records
 
@@ -108,3 +108,42 @@ def test_scan_of_a_large_page_without_images():
     big = page(payload=b"<html><body>" + b"<p>lorem ipsum dolor</p>" * 6000 + b"</body></html>")
     assert len(big.payload) > 140_000
     assert prefilter(big, CFG) == "no_img_tag"
+
+
+def _nested(depth: int, tag: bytes = b"div") -> bytes:
+    return (
+        b"<html><body><img src=a.png>"
+        + b"<%s>" % tag * depth
+        + b"deep"
+        + b"</%s>" % tag * depth
+        + b"</body></html>"
+    )
+
+
+def test_deeply_nested_html_is_dropped_before_any_parser_sees_it():
+    # 100,000 nested <div>: lexbor took 159 s on it (issue 10); the byte scan is one regex.
+    assert prefilter(page(_nested(100_000)), PrefilterConfig()) == "html_too_deep"
+    assert prefilter(page(_nested(2049, b"span")), PrefilterConfig()) == "html_too_deep"
+    assert prefilter(page(_nested(2048)), PrefilterConfig()) is KEEP
+    assert prefilter(page(_nested(600)), PrefilterConfig(max_html_depth=512)) == "html_too_deep"
+
+
+def test_flat_pages_with_many_tags_are_not_deep():
+    # Void elements, optional end tags (<p>, <li>, <td>) and self-closing SVG children do not
+    # nest, however many there are.
+    many = b"".join(
+        b"<p>x<br><img src=%d.png><li>y<td>z<path d='M0'/><input>" % i for i in range(5000)
+    )
+    body = b"<html><body><svg>" + many + b"</svg></body></html>"
+    assert html_depth(body, 2048) <= 2
+    assert prefilter(page(body), PrefilterConfig()) is KEEP
+
+
+def test_html_depth_on_real_pages_is_small():
+    depths = []
+    for path in sorted(DATA.glob("dolma/*.warc.gz")):
+        with path.open("rb") as f:
+            for rec in iter_records(f, path.name):
+                if isinstance(rec, RawPage) and rec.mime_type == "text/html":
+                    depths.append(html_depth(rec.payload, 50))  # exact up to 50
+    assert len(depths) == 37 and 5 < max(depths) <= 50, max(depths)

@@ -271,3 +271,17 @@ def _damaged(seed: int) -> list[tuple[str, bytes, int]]:
 def test_nothing_is_lost_on_damaged_archives(seed):
     for label, data, written in _damaged(seed):
         _check_nothing_lost(data, f"seed {seed} {label}", written)
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_a_huge_bogus_length_does_not_swallow_a_large_file(gz):
+    # Record 1 claims 10**12 bytes; the 120 records after it span more than the read cut.
+    cfg = ReadConfig(max_payload_bytes=20_000)
+    recs = [_record(i) for i in range(122)]
+    recs[1] = _record(1, delta=10**12)
+    plain = b"".join(recs)
+    assert len(plain) > 20_000 + (1 << 16)
+    data = gzip.compress(plain) if gz else plain
+    items = _read(data, cfg)
+    assert _reasons(items) == ["bad_record_length"]
+    assert len(_pages(items)) == 121

@@ -37,6 +37,15 @@ class ReadTableFileFn(beam.DoFn):
     def setup(self) -> None:
         self.counters = _Counters()
 
+    def _document(self, row: Row) -> Document | DeadLetter:
+        """``to_document``, with any failure on a row's user data (a URL parse, a value of
+        an unexpected type) a ``bad_row`` dead letter instead of a crash of the whole job."""
+        try:
+            return self.to_document(row)
+        except Exception as e:
+            prov = Provenance(row.path, f"row:{row.index}", row.index, "", "")
+            return DeadLetter("read", "bad_row", prov, f"{type(e).__name__}: {e}")
+
     def process(self, path: str) -> Iterator[object]:
         start = time.monotonic()
         n = 0
@@ -45,7 +54,7 @@ class ReadTableFileFn(beam.DoFn):
                 data = f.read()
             for row in iter_rows(data, path, self.columns):
                 n += 1
-                out = row if isinstance(row, DeadLetter) else self.to_document(row)
+                out = row if isinstance(row, DeadLetter) else self._document(row)
                 if isinstance(out, DeadLetter):
                     yield from _dead(out, self.counters)
                 else:

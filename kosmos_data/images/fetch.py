@@ -269,7 +269,15 @@ class ImageFetcher:
 
     def _fetch_tdmrep(self, url: str) -> tuple[int | None, bytes, str]:
         """``/.well-known/tdmrep.json`` through the guarded opener, capped at
-        ``TDMREP_MAX_BYTES`` and bounded by one overall deadline of ``timeout_s``."""
+        ``TDMREP_MAX_BYTES`` and bounded by one overall deadline of ``timeout_s`` (connect,
+        name resolution and headers included: ``ssrf.Deadline``)."""
+        with Deadline(self.config.timeout_s) as deadline:
+            result = self._fetch_tdmrep_within(url)
+            if deadline.expired:  # the socket was shut at the deadline: the body is partial
+                return None, b"", "deadline"
+            return result
+
+    def _fetch_tdmrep_within(self, url: str) -> tuple[int | None, bytes, str]:
         deadline = time.monotonic() + self.config.timeout_s
         try:
             with self.opener.open(self._request(url), timeout=self.config.timeout_s) as r:
@@ -315,6 +323,8 @@ class ImageFetcher:
                     return Download("too_large", http_status=status, error=error)
                 return self._read_body(r, status, deadline)
         except BlockedURL as e:
+            if e.reason == "dns_error" and deadline.expired:
+                return Download("timeout", error=str(e))
             return Download(e.reason, error=str(e))
         except urllib.error.HTTPError as e:
             e.close()

@@ -29,6 +29,8 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from urllib.parse import urlsplit, urlunsplit
 
 #: ``resolver(host, port) -> [address strings]``; the default asks the system resolver.
@@ -56,7 +58,7 @@ class Deadline:
     A socket timeout bounds each ``recv``, not a response: a server sending one byte per
     second never trips it. Each guarded connection made under a ``Deadline`` gets a timer
     that shuts its socket down when the time is up, which ends any read in progress (the
-    caller then reports ``timeout``). Name resolution by the system resolver is not covered.
+    caller then reports ``timeout``); name resolution is given up at the deadline too.
     """
 
     _local = threading.local()
@@ -116,6 +118,28 @@ def _open_socket(conn: http.client.HTTPConnection, address: str) -> socket.socke
     if deadline is not None:
         deadline.watch(sock)
     return sock
+
+
+_DNS_POOL: ThreadPoolExecutor | None = None
+_DNS_LOCK = threading.Lock()
+
+
+def _resolve_within_deadline(resolver: Resolver, host: str, port: int) -> Sequence[str]:
+    """``resolver(host, port)``, given up (``TimeoutError``) when the thread's ``Deadline``
+    passes first: ``getaddrinfo`` has no timeout of its own, so a slow name server would
+    otherwise hold a download past its deadline. The lookup itself finishes in the pool."""
+    deadline = Deadline.current()
+    if deadline is None:
+        return resolver(host, port)
+    global _DNS_POOL
+    with _DNS_LOCK:
+        if _DNS_POOL is None:
+            _DNS_POOL = ThreadPoolExecutor(16, thread_name_prefix="dns")
+    future = _DNS_POOL.submit(resolver, host, port)
+    try:
+        return future.result(timeout=max(deadline.remaining(), 0.001))
+    except FutureTimeout:
+        raise TimeoutError(f"resolving {host!r} took longer than the deadline") from None
 
 
 def strip_userinfo(url: str) -> str:
@@ -202,7 +226,7 @@ class AddressGuard:
             addresses: Sequence[str] = [host]
         except ValueError:
             try:
-                addresses = list(self.resolver(host, port))
+                addresses = list(_resolve_within_deadline(self.resolver, host, port))
             except (OSError, UnicodeError) as e:
                 raise BlockedURL("dns_error", f"cannot resolve {host!r}: {e}") from e
         if not addresses:

@@ -109,5 +109,10 @@ def test_corrupted_checkpoint_is_an_error_not_a_silent_skip(crawl3, uninterrupte
     shutil.copytree(uninterrupted, out)
     victim = sorted((out / "_per_file").glob("*.parquet"))[0]
     victim.write_bytes(victim.read_bytes()[:-10] + b"0123456789")
+    before = {s: dir_digest(out / s) for s in ("docs", "dropped", "dead_letter")}
     with pytest.raises(Exception, match="does not match its marker"):
         run_interleaved([str(crawl3 / "*.warc.gz")], out, "--resume")
+    # Refused before anything was touched: the earlier outputs and their (balanced) funnel
+    # still belong together; no funnel.json is left beside an emptied docs/.
+    assert {s: dir_digest(out / s) for s in before} == before and before["docs"]
+    assert load_funnel(out) == load_funnel(uninterrupted)

@@ -129,3 +129,26 @@ def test_captions_job_checks_image_status_from_before_running(tmp_path):
     argv = ["--input", str(src), "--output", str(tmp_path / "run")]
     assert captions.main([*argv, "--image-status-from", str(tmp_path / "nothing-here")]) == 2
     assert not (tmp_path / "run" / "docs").exists()  # refused before the run directory
+
+
+def test_captions_help_states_the_fetch_default_and_no_fetch_images_runs(tmp_path, capsys):
+    from pipelines import captions
+
+    assert captions.main(["--help"]) == 0
+    helptext = " ".join(capsys.readouterr().out.split())
+    fetch_help = helptext.split("--fetch-images, --no-fetch-images", 1)[1].split("--image-size")[0]
+    assert "(default: True)" in fetch_help, fetch_help  # the job's own default, not the core's
+    # A LAION-style table with a broken IPv6 literal: a bad_url dead letter, not a crash.
+    rows = [f"http://img.test/{i}.jpg\ta red bicycle leaning on a wall {i}" for i in range(5)]
+    rows.insert(2, "http://[::1/x.jpg\ta red bicycle leaning on a wall x")
+    src = tmp_path / "in" / "cc.tsv"
+    src.parent.mkdir()
+    src.write_text("url\tcaption\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "run"
+    funnel = captions.run(["--input", str(src), "--output", str(out), "--no-fetch-images"])
+    assert funnel["balanced"] and funnel["records_in"] == 6
+    assert funnel["dead_letter"]["by_stage"]["read"] == {"bad_url": 1}
+    assert funnel["kept"] == 5 and "images" not in funnel["dropped"]["by_stage"]
+    docs = read_parquet_dir(str(out / "docs")).to_pylist()
+    assert len(docs) == 5
+    assert not list((out / "shards").glob("*.tar"))  # shards need fetched images
