@@ -24,8 +24,8 @@ from apache_beam.options.pipeline_options import (
 )
 
 from kosmos_data.beam.runner import make_pipeline
-from kosmos_data.beam.transforms import WriteFunnel, WriteParquetShards
-from kosmos_data.funnel import format_funnel_table
+from kosmos_data.beam.transforms import WriteFunnel, WriteParquetShards, publish_bytes
+from kosmos_data.funnel import FUNNEL_FILE, FUNNEL_PARTIAL, format_funnel_table
 from kosmos_data.outputs import (
     DEAD_LETTER_SCHEMA,
     DOCS_SCHEMA,
@@ -88,7 +88,9 @@ def prepare_run_dir(
         before_delete()
     if resume and keep is not None:
         existing = [p for p in existing if not keep(p)]
-    stale = [FileSystems.join(output, "funnel.json")]  # the earlier run's, about to be wrong
+    stale = [
+        FileSystems.join(output, name) for name in (FUNNEL_FILE, FUNNEL_PARTIAL)
+    ]  # the earlier run's, about to be wrong
     existing += [p for p in stale if FileSystems.exists(p)]
     if existing:
         FileSystems.delete(existing)
@@ -138,7 +140,7 @@ def write_funnel(stats: Sequence[beam.PCollection], output: str, extra: dict):
     return (
         tuple(stats)
         | "FlattenStats" >> beam.Flatten()
-        | "WriteFunnel" >> WriteFunnel(FileSystems.join(output, "funnel.json"), extra)
+        | "WriteFunnel" >> WriteFunnel(FileSystems.join(output, FUNNEL_PARTIAL), extra)
     )
 
 
@@ -191,19 +193,22 @@ def run_info(options, started: float, finished: float, counters: dict[str, int])
 
 
 def run_pipeline(options: PipelineOptions, output: str, build: Callable[[beam.Pipeline], object]):
-    """Build and run one job; add the runner's Beam counters and this attempt's runner and
-    wall clock (``run``, for ``kosmos-data report`` throughput) to ``funnel.json``."""
+    """Build and run one job, then write ``funnel.json`` once: the pipeline's sums
+    (``FUNNEL_PARTIAL``, removed after) plus the runner's Beam counters and this attempt's
+    runner and wall clock (``run``, for ``kosmos-data report`` throughput). A run that fails
+    leaves no ``funnel.json`` at all (``prepare_run_dir`` removed the earlier one)."""
     started = time.time()
     with make_pipeline(options) as p:
         build(p)
     result = p.result  # set by the context manager after wait_until_finish()
-    path = FileSystems.join(output, "funnel.json")
-    with FileSystems.open(path) as f:
+    partial = FileSystems.join(output, FUNNEL_PARTIAL)
+    with FileSystems.open(partial) as f:
         funnel = json.loads(f.read())
     funnel["beam_counters"] = beam_counters(result)
     funnel["run"] = run_info(options, started, time.time(), funnel["beam_counters"])
-    with FileSystems.create(path) as f:
-        f.write(json.dumps(funnel, indent=2).encode("utf-8") + b"\n")
+    body = json.dumps(funnel, indent=2).encode("utf-8") + b"\n"
+    publish_bytes(FileSystems.join(output, FUNNEL_FILE), body)
+    FileSystems.delete([partial])
     return funnel
 
 

@@ -404,13 +404,14 @@ class _WriteFunnelFn(beam.DoFn):
 
         order = self.extra.get("stage_order") or INTERLEAVED_STAGES  # each job names its stages
         funnel = build_funnel(dict(pairs), stage_order=order, extra=self.extra)
-        with FileSystems.create(self.path) as f:
-            f.write(json.dumps(funnel, indent=2, sort_keys=False).encode("utf-8") + b"\n")
+        publish_bytes(self.path, json.dumps(funnel, indent=2).encode("utf-8") + b"\n")
         yield self.path
 
 
 class WriteFunnel(beam.PTransform):
-    """Sum accounting events per key and write ``funnel.json`` (works on every runner)."""
+    """Sum accounting events per key and write the pipeline's part of the funnel
+    (``funnel.FUNNEL_PARTIAL``; works on every runner). The launcher completes it with the
+    runner's counters and writes ``funnel.json`` once (``pipelines.common.run_pipeline``)."""
 
     def __init__(self, path: str, extra: dict) -> None:
         super().__init__()

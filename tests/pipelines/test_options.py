@@ -134,3 +134,28 @@ def test_help_lists_beam_flags_and_every_section(capsys):
         assert flag in out
     for s in interleaved.SECTIONS:
         assert f"--{s.name}-" in out or s.aliases
+
+
+def test_funnel_json_is_written_once_after_the_run(tmp_path, monkeypatch):
+    from apache_beam.io.filesystems import FileSystems
+
+    from kosmos_data.funnel import FUNNEL_FILE, FUNNEL_PARTIAL
+
+    created: list[str] = []
+    real_create = FileSystems.create
+
+    def create(path, *a, **kw):
+        created.append(path)
+        return real_create(path, *a, **kw)
+
+    monkeypatch.setattr(FileSystems, "create", staticmethod(create))
+    out = tmp_path / "run"
+    funnel = interleaved.run(
+        ["--input", str(DOLMA / "sample-0000.warc.gz"), "--output", str(out), "--docs-shards", "1"]
+    )
+    writes = [p for p in created if p.endswith(FUNNEL_FILE) or p.endswith(FUNNEL_FILE + ".tmp")]
+    assert writes == [str(out / FUNNEL_FILE) + ".tmp"]  # one write, published by a rename
+    assert not (out / FUNNEL_PARTIAL).exists()
+    on_disk = json.loads((out / FUNNEL_FILE).read_text())
+    assert on_disk["balanced"] is True and on_disk["beam_counters"] and on_disk["run"]
+    assert on_disk["records_in"] == funnel["records_in"]
