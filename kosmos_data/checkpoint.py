@@ -35,15 +35,16 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from kosmos_data import rundir
 from kosmos_data.funnel import RECORDS_IN
 from kosmos_data.records import DeadLetter, Document, Dropped
 
-PER_FILE_DIR = "_per_file"
+PER_FILE_DIR = rundir.PER_FILE
 #: ``dropped/`` rows of one archive's per-file stages, one file per chunk of records:
 #: ``dropped/perfile-<key>-<chunk>.parquet`` (``kosmos_data.beam.transforms``).
 PER_FILE_DROPPED = "perfile-"
-DONE_DIR = "_done"
-RUN_FILE = "_run.json"
+DONE_DIR = rundir.DONE
+RUN_FILE = rundir.RUN_FILE
 
 #: Test hook (fault injection): after writing this many markers in one process, the
 #: checkpoint writer stops making progress (sleeps) so a test can SIGKILL the job at a known

@@ -21,11 +21,6 @@ from collections.abc import Mapping, Sequence
 from kosmos_data.breakdowns import breakdowns
 
 #: Kinds of accounting events (the first element of a count key).
-#: The run directory's funnel, written once, when the job has finished (``run_pipeline``).
-FUNNEL_FILE = "funnel.json"
-#: What the pipeline itself sums (every count but the runner's metrics); the launcher adds
-#: the Beam counters and the run's timing and publishes ``FUNNEL_FILE`` from it.
-FUNNEL_PARTIAL = "_funnel.pipeline.json"
 
 RECORDS_IN = "records_in"
 FILES = "files"

@@ -23,10 +23,9 @@ import logging
 from dataclasses import dataclass, field
 
 import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from kosmos_data import __version__
+from kosmos_data import __version__, rundir
 from kosmos_data.beam.decontam import add_dedup_stages
 from kosmos_data.beam.images import FetchImages, check_status_from
 from kosmos_data.beam.inputs import expand_inputs
@@ -40,6 +39,7 @@ from kosmos_data.filters.langid import LangIdConfig
 from kosmos_data.funnel import CORPUS_STAGES
 from kosmos_data.images.config import ImageConfig
 from kosmos_data.outputs import OutputConfig
+from kosmos_data.rundir import RunDir
 from kosmos_data.safety.pii import PiiConfig
 from kosmos_data.shards import ShardConfig, caption_sample
 from kosmos_data.sources import (
@@ -62,7 +62,7 @@ from pipelines.options import ParsedJob, Section, job_parser, parse_job
 
 log = logging.getLogger(__name__)
 
-SUBDIRS = ("docs", "dropped", "dead_letter", "shards", "image_status")
+SUBDIRS = (rundir.DOCS, rundir.DROPPED, rundir.DEAD_LETTER, rundir.SHARDS, rundir.IMAGE_STATUS)
 CAPTION_STAGES = ("read", "caption_filter", "langid", "pii", *CORPUS_STAGES, "images")
 #: fastText is less sure on a 10-word caption than on a page; LAION-5B's English split used
 #: CLD3 with no threshold, so we keep the label with a lower floor than for pages (0.65).
@@ -178,7 +178,7 @@ def build(
             kept
             | "ToCaptionSample" >> beam.Map(caption_sample)
             | "WriteShards"
-            >> WriteShards(FileSystems.join(out, "shards"), "captions", config.shards, run_config)
+            >> WriteShards(RunDir(out).shards, "captions", config.shards, run_config)
         )
     stats = [read[STATS_TAG], caps[STATS_TAG], lang[STATS_TAG], pii[STATS_TAG], *dedup_stats]
     stats += [*image_stats, *count_outputs(kept, dropped, dead)]

@@ -25,7 +25,7 @@ from apache_beam.options.pipeline_options import (
 
 from kosmos_data.beam.runner import make_pipeline
 from kosmos_data.beam.transforms import WriteFunnel, WriteParquetShards, publish_bytes
-from kosmos_data.funnel import FUNNEL_FILE, FUNNEL_PARTIAL, format_funnel_table
+from kosmos_data.funnel import format_funnel_table
 from kosmos_data.outputs import (
     DEAD_LETTER_SCHEMA,
     DOCS_SCHEMA,
@@ -37,6 +37,7 @@ from kosmos_data.outputs import (
     keep_dropped_row,
     record_key,
 )
+from kosmos_data.rundir import RunDir
 
 log = logging.getLogger(__name__)
 
@@ -88,9 +89,8 @@ def prepare_run_dir(
         before_delete()
     if resume and keep is not None:
         existing = [p for p in existing if not keep(p)]
-    stale = [
-        FileSystems.join(output, name) for name in (FUNNEL_FILE, FUNNEL_PARTIAL)
-    ]  # the earlier run's, about to be wrong
+    # The earlier run's funnel, about to be wrong (also when this run fails).
+    stale = [RunDir(output).funnel, RunDir(output).funnel_partial]
     existing += [p for p in stale if FileSystems.exists(p)]
     if existing:
         FileSystems.delete(existing)
@@ -115,9 +115,9 @@ class WriteRunOutputs(beam.PTransform):
 
     def expand(self, pcolls):
         docs, dropped, dead = pcolls
-        out, oc = self.output, self.config
+        run, oc = RunDir(self.output), self.config
         _ = docs | "WriteDocs" >> WriteParquetShards(
-            FileSystems.join(out, "docs"), "docs", DOCS_SCHEMA, document_to_row,
+            run.docs, "docs", DOCS_SCHEMA, document_to_row,
             lambda d: d.id, oc.docs_shards,
         )  # fmt: skip
         _ = (
@@ -126,12 +126,12 @@ class WriteRunOutputs(beam.PTransform):
             >> beam.Filter(_write_dropped_row, oc.dropped_fraction)
             | "WriteDropped"
             >> WriteParquetShards(
-                FileSystems.join(out, "dropped"), "dropped", DROPPED_SCHEMA, dropped_to_row,
+                run.dropped, "dropped", DROPPED_SCHEMA, dropped_to_row,
                 lambda d: record_key(d.provenance) + "|" + d.stage, oc.dropped_shards,
             )
         )  # fmt: skip
         return dead | "WriteDeadLetters" >> WriteParquetShards(
-            FileSystems.join(out, "dead_letter"), "dead_letter", DEAD_LETTER_SCHEMA,
+            run.dead_letter, "dead_letter", DEAD_LETTER_SCHEMA,
             dead_letter_to_row, lambda d: record_key(d.provenance), oc.dead_letter_shards,
         )  # fmt: skip
 
@@ -140,7 +140,7 @@ def write_funnel(stats: Sequence[beam.PCollection], output: str, extra: dict):
     return (
         tuple(stats)
         | "FlattenStats" >> beam.Flatten()
-        | "WriteFunnel" >> WriteFunnel(FileSystems.join(output, FUNNEL_PARTIAL), extra)
+        | "WriteFunnel" >> WriteFunnel(RunDir(output).funnel_partial, extra)
     )
 
 
@@ -201,13 +201,13 @@ def run_pipeline(options: PipelineOptions, output: str, build: Callable[[beam.Pi
     with make_pipeline(options) as p:
         build(p)
     result = p.result  # set by the context manager after wait_until_finish()
-    partial = FileSystems.join(output, FUNNEL_PARTIAL)
+    partial = RunDir(output).funnel_partial
     with FileSystems.open(partial) as f:
         funnel = json.loads(f.read())
     funnel["beam_counters"] = beam_counters(result)
     funnel["run"] = run_info(options, started, time.time(), funnel["beam_counters"])
     body = json.dumps(funnel, indent=2).encode("utf-8") + b"\n"
-    publish_bytes(FileSystems.join(output, FUNNEL_FILE), body)
+    publish_bytes(RunDir(output).funnel, body)
     FileSystems.delete([partial])
     return funnel
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from kosmos_data import __version__
+from kosmos_data import __version__, rundir
 from kosmos_data.beam.decontam import add_dedup_stages
 from kosmos_data.beam.transforms import count_outputs
 from kosmos_data.config import as_jsonable
@@ -40,7 +40,7 @@ from pipelines.common import (
 )
 from pipelines.options import ParsedJob, Section, job_parser, parse_job
 
-SUBDIRS = ("docs", "dropped", "dead_letter")
+SUBDIRS = (rundir.DOCS, rundir.DROPPED, rundir.DEAD_LETTER)
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,9 @@ import time
 from dataclasses import dataclass, field
 
 import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from kosmos_data import __version__
+from kosmos_data import __version__, rundir
 from kosmos_data.beam.checkpoint import (
     CheckpointPerFile,
     ReadProgress,
@@ -56,6 +55,7 @@ from kosmos_data.images.config import ImageConfig
 from kosmos_data.inputs import InputConfig, matched_by_pipeline
 from kosmos_data.outputs import OutputConfig
 from kosmos_data.prefilter import PrefilterConfig
+from kosmos_data.rundir import RunDir
 from kosmos_data.safety.optout import OptOutConfig
 from kosmos_data.safety.pii import PiiConfig
 from kosmos_data.sampling import SamplingConfig
@@ -84,7 +84,7 @@ from pipelines.options import ParsedJob, job_parser, parse_job
 
 log = logging.getLogger(__name__)
 
-SUBDIRS = ("docs", "dropped", "dead_letter", "image_status", "shards")
+SUBDIRS = (rundir.DOCS, rundir.DROPPED, rundir.DEAD_LETTER, rundir.IMAGE_STATUS, rundir.SHARDS)
 
 
 @dataclass(frozen=True)
@@ -268,7 +268,7 @@ def build(pipeline: beam.Pipeline, config: InterleavedConfig) -> dict[str, beam.
     fn = ProcessArchiveFn(
         config.read,
         steps,
-        dropped_dir=FileSystems.join(out, "dropped"),
+        dropped_dir=RunDir(out).dropped,
         dropped_fraction=config.outputs.dropped_fraction,
         progress=ReadProgress(len(todo), started_at),
     )
@@ -300,9 +300,7 @@ def build(pipeline: beam.Pipeline, config: InterleavedConfig) -> dict[str, beam.
             docs
             | "ToInterleavedSample" >> beam.Map(interleaved_sample)
             | "WriteShards"
-            >> WriteShards(
-                FileSystems.join(out, "shards"), "interleaved", config.shards, run_config
-            )
+            >> WriteShards(RunDir(out).shards, "interleaved", config.shards, run_config)
         )
 
     stats = [ckpt["stats"], *dedup_stats, *image_stats, *count_outputs(docs, dropped, dead)]

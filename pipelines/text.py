@@ -20,10 +20,9 @@ import logging
 from dataclasses import dataclass, field
 
 import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from kosmos_data import __version__
+from kosmos_data import __version__, rundir
 from kosmos_data.beam.decontam import add_dedup_stages
 from kosmos_data.beam.inputs import expand_inputs
 from kosmos_data.beam.shards import WriteShards
@@ -36,6 +35,7 @@ from kosmos_data.filters.langid import LangIdConfig
 from kosmos_data.filters.quality import QualityConfig
 from kosmos_data.funnel import CORPUS_STAGES
 from kosmos_data.outputs import OutputConfig
+from kosmos_data.rundir import RunDir
 from kosmos_data.safety.pii import PiiConfig
 from kosmos_data.shards import ShardConfig, text_sample
 from kosmos_data.sources import TextReadConfig, text_document
@@ -53,7 +53,7 @@ from pipelines.options import ParsedJob, Section, job_parser, parse_job
 
 log = logging.getLogger(__name__)
 
-SUBDIRS = ("docs", "dropped", "dead_letter", "shards")
+SUBDIRS = (rundir.DOCS, rundir.DROPPED, rundir.DEAD_LETTER, rundir.SHARDS)
 TEXT_STAGES = ("read", "langid", "quality", "pii", *CORPUS_STAGES)
 
 
@@ -153,8 +153,7 @@ def build(pipeline: beam.Pipeline, config: TextConfig) -> dict[str, beam.PCollec
     _ = (
         kept
         | "ToTextSample" >> beam.Map(text_sample)
-        | "WriteShards"
-        >> WriteShards(FileSystems.join(out, "shards"), "text", config.shards, run_config)
+        | "WriteShards" >> WriteShards(RunDir(out).shards, "text", config.shards, run_config)
     )
     stats = [read[STATS_TAG], *(s[STATS_TAG] for s in steps), *dedup_stats]
     stats += count_outputs(kept, dropped, dead)

@@ -20,8 +20,9 @@ from kosmos_data.images.config import ImageConfig
 from kosmos_data.images.filters import check_header
 from kosmos_data.outputs import read_parquet_dir
 from kosmos_data.records import FetchedImage
+from kosmos_data.rundir import IMAGE_STATUS
 
-STATUS_DIR = "image_status"
+STATUS_DIR = IMAGE_STATUS
 
 STATUS_SCHEMA = pa.schema(
     [

@@ -139,7 +139,8 @@ def test_help_lists_beam_flags_and_every_section(capsys):
 def test_funnel_json_is_written_once_after_the_run(tmp_path, monkeypatch):
     from apache_beam.io.filesystems import FileSystems
 
-    from kosmos_data.funnel import FUNNEL_FILE, FUNNEL_PARTIAL
+    from kosmos_data.rundir import FUNNEL as FUNNEL_FILE
+    from kosmos_data.rundir import FUNNEL_PARTIAL
 
     created: list[str] = []
     real_create = FileSystems.create
