@@ -92,3 +92,17 @@ def test_fresh_venv_pip_install_runs_the_interleaved_job(tmp_path: Path) -> None
     docs = pq.read_table(out / "docs").to_pydict()
     assert set(docs["language"]) == {"en"}, docs["language"]
     assert min(docs["language_score"]) >= 0.65, docs["language_score"]
+
+    # The fidelity extractor (trafilatura; its jusText needs lxml_html_clean) runs too.
+    out = tmp_path / "run-fidelity"
+    proc = subprocess.run(
+        [str(c) for c in [*cmd[:-1], out, "--extractor", "fidelity"]],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    assert "Traceback" not in proc.stderr, proc.stderr[-4000:]
+    funnel = json.loads((out / "funnel.json").read_text())
+    assert funnel["balanced"] and funnel["kept"] > 0, funnel  # (its time cap is wall-clock)
