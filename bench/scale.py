@@ -19,7 +19,8 @@ The input is built at bench time from REAL pages only, never generated text: the
 bench's own small writer, one gzip member per record, as Common Crawl writes them). The unique
 pages are replicated (each copy gets its own URL and record id) to ``--pages`` for the 1x row
 and to 4x / 16x of it, so later rows repeat earlier pages: exact/near dedup drops the copies,
-as it would drop mirrored pages in a crawl. ``--big`` writes a WARC of at least ``--big-gb``
+as it would drop mirrored pages in a crawl. Each input is split into ``--files`` WARCs (2, so
+that two workers have an archive each). ``--big`` writes a WARC of at least ``--big-gb``
 GB of these real-sized pages (a real Common Crawl archive is ~1 GB, ~35k records).
 
 Rows: start-up (the job on a 1-record WARC: what every run pays before its first page),

@@ -49,6 +49,13 @@ def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in drop}
 
 
+def _drop_project_wheels() -> None:
+    """``pip wheel -w WHEELS`` also writes the project's own wheel there, and a wheel of that
+    name found there later is reused as is, with the dependencies it had then: keep none."""
+    for p in WHEELS.glob("kosmos_data-*.whl"):
+        p.unlink()
+
+
 @pytest.mark.slow
 def test_fresh_venv_pip_install_runs_the_interleaved_job(tmp_path: Path) -> None:
     assert WARC.is_file(), f"real WARC missing: {WARC} (../shared/data)"
@@ -65,10 +72,13 @@ def test_fresh_venv_pip_install_runs_the_interleaved_job(tmp_path: Path) -> None
     _run([*pip, "wheel", "-q", "--no-deps", "-w", project, src], env=env)
     (wheel,) = project.glob("kosmos_data-*.whl")
     WHEELS.mkdir(parents=True, exist_ok=True)
+    _drop_project_wheels()
     deps = [*pip, "wheel", "-q", "--find-links", WHEELS, "-w", WHEELS, wheel]
     offline = subprocess.run([str(c) for c in [*deps, "--no-index"]], capture_output=True, env=env)
     if offline.returncode != 0:  # first run, or a dependency changed: fill the cache
+        _drop_project_wheels()
         _run(deps, env=env)
+    _drop_project_wheels()
 
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", venv], env=env)
