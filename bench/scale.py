@@ -19,7 +19,8 @@ The input is built at bench time from REAL pages only, never generated text: the
 bench's own small writer, one gzip member per record, as Common Crawl writes them). The unique
 pages are replicated (each copy gets its own URL and record id) to ``--pages`` for the 1x row
 and to 4x / 16x of it, so later rows repeat earlier pages: exact/near dedup drops the copies,
-as it would drop mirrored pages in a crawl. ``--big`` writes a WARC of at least ``--big-gb``
+as it would drop mirrored pages in a crawl. Each input is split into ``--files`` WARCs (2, so
+that two workers have an archive each). ``--big`` writes a WARC of at least ``--big-gb``
 GB of these real-sized pages (a real Common Crawl archive is ~1 GB, ~35k records).
 
 Rows: start-up (the job on a 1-record WARC: what every run pays before its first page),
@@ -282,11 +283,16 @@ def measure_command(cmd: list[str], env: dict, log_path: Path, rss_limit: int | 
 # ---------------------------------------------------------------- the two pipelines
 
 
+#: The interpreter that runs our job (``--python``): this one by default, or e.g. the venv of a
+#: plain ``pip install kosmos-data`` (its declared dependencies); the code is this checkout's.
+OURS_PYTHON = [sys.executable]
+
+
 def ours(warc_dir: Path, out: Path, extra: list[str], rss_limit: int | None) -> dict:
     """``kosmos-data run interleaved`` exactly as a user types it (this checkout's code)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     cmd = [
-        sys.executable,
+        OURS_PYTHON[0],
         "-m",
         "kosmos_cli.main",
         "run",
@@ -429,10 +435,12 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="python of a venv with datatrove[processing] + spacy",
     )
+    ap.add_argument("--python", default=sys.executable, help="interpreter of our job")
     ap.add_argument("--out", default=str(ROOT / ".cache" / "rates.json"))
     ap.add_argument("--keep", default=None, help="keep the WARCs and runs in this folder")
     args = ap.parse_args(argv)
     rows = [int(x) for x in args.rows.split(",") if x.strip()]
+    OURS_PYTHON[0] = args.python
     limit = int(args.rss_limit_gib * 2**30) or None
 
     pages = real_pages()
@@ -441,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
         by_source[p.source] = by_source.get(p.source, 0) + 1
     load0 = os.getloadavg()
     counts = ", ".join(f"{k} {v}" for k, v in by_source.items())
-    print(f"real pages: {len(pages)} unique ({counts})")
+    print(f"real pages: {len(pages)} unique ({counts}); our job runs on {args.python}")
     print(
         f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}, load average {load0[0]:.2f} {load0[1]:.2f} at start"

@@ -57,6 +57,13 @@ def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in drop}
 
 
+def _drop_project_wheels() -> None:
+    """``pip wheel -w WHEELS`` also writes the project's own wheel there, and a wheel of that
+    name found there later is reused as is, with the dependencies it had then: keep none."""
+    for p in WHEELS.glob("kosmos_data-*.whl"):
+        p.unlink()
+
+
 @pytest.mark.slow
 def test_fresh_venv_pip_install_runs_the_interleaved_job(tmp_path: Path) -> None:
     assert WARC.is_file(), f"real WARC missing: {WARC} (../shared/data)"
@@ -73,10 +80,13 @@ def test_fresh_venv_pip_install_runs_the_interleaved_job(tmp_path: Path) -> None
     _run([*pip, "wheel", "-q", "--no-deps", "-w", project, src], env=env)
     (wheel,) = project.glob("kosmos_data-*.whl")
     WHEELS.mkdir(parents=True, exist_ok=True)
+    _drop_project_wheels()
     deps = [*pip, "wheel", "-q", "--find-links", WHEELS, "-w", WHEELS, wheel]
     offline = subprocess.run([str(c) for c in [*deps, "--no-index"]], capture_output=True, env=env)
     if offline.returncode != 0:  # first run, or a dependency changed: fill the cache
+        _drop_project_wheels()
         _run(deps, env=env)
+    _drop_project_wheels()
 
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", venv], env=env)
@@ -100,3 +110,17 @@ def test_fresh_venv_pip_install_runs_the_interleaved_job(tmp_path: Path) -> None
     docs = pq.read_table(out / "docs").to_pydict()
     assert set(docs["language"]) == {"en"}, docs["language"]
     assert min(docs["language_score"]) >= 0.65, docs["language_score"]
+
+    # The fidelity extractor (trafilatura; its jusText needs lxml_html_clean) runs too.
+    out = tmp_path / "run-fidelity"
+    proc = subprocess.run(
+        [str(c) for c in [*cmd[:-1], out, "--extractor", "fidelity"]],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    assert "Traceback" not in proc.stderr, proc.stderr[-4000:]
+    funnel = json.loads((out / "funnel.json").read_text())
+    assert funnel["balanced"] and funnel["kept"] > 0, funnel  # (its time cap is wall-clock)
