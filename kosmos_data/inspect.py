@@ -46,15 +46,20 @@ from typing import Any
 from kosmos_data.config import ConfigError, build_config, load_config_file
 from kosmos_data.decode import DecodeError, decode_html
 from kosmos_data.extract import ExtractConfig
+from kosmos_data.extract.common import CONFIDENCE_KEY
 from kosmos_data.filters.langid import LangIdConfig
 from kosmos_data.filters.quality import QualityConfig
 from kosmos_data.prefilter import PrefilterConfig
 from kosmos_data.records import DeadLetter, Document, Provenance, RawPage, Segment
+from kosmos_data.safety.optout import OptOutConfig
+from kosmos_data.safety.pii import PiiConfig
 from kosmos_data.sampling import SamplingConfig
 from kosmos_data.stages import (
     ExtractStep,
     LanguageStep,
+    OptOutStep,
     Outcome,
+    PiiStep,
     PrefilterStep,
     QualityStep,
     SamplingStep,
@@ -62,7 +67,7 @@ from kosmos_data.stages import (
 from kosmos_data.warc import ReadConfig, iter_records
 
 #: Per-page stages, in pipeline order (``decode`` runs inside ``ExtractStep``).
-STAGES = ("prefilter", "decode", "extract", "langid", "quality", "sampling")
+STAGES = ("prefilter", "optout", "decode", "extract", "langid", "quality", "sampling", "pii")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +80,8 @@ class InspectConfig:
     langid: LangIdConfig = field(default_factory=LangIdConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    optout: OptOutConfig = field(default_factory=OptOutConfig)
+    pii: PiiConfig = field(default_factory=PiiConfig)
 
     def __post_init__(self) -> None:
         for name, cls in _SECTIONS.items():
@@ -89,6 +96,8 @@ _SECTIONS: dict[str, type] = {
     "langid": LangIdConfig,
     "quality": QualityConfig,
     "sampling": SamplingConfig,
+    "optout": OptOutConfig,
+    "pii": PiiConfig,
 }
 
 
@@ -113,11 +122,14 @@ class Inspector:
         self.langid = LanguageStep(self.config.langid)
         self.quality = QualityStep(self.config.quality)
         self.sampling = SamplingStep(self.config.sampling)
+        self.optout = OptOutStep(self.config.optout)
+        self.pii = PiiStep(self.config.pii)
         self._ready = False
 
     def setup(self) -> None:
         if not self._ready:
-            for step in (self.prefilter, self.extract, self.langid, self.quality, self.sampling):
+            steps = (self.prefilter, self.optout, self.extract, self.langid, self.quality)
+            for step in (*steps, self.sampling, self.pii):
                 step.setup()
             self._ready = True
 
@@ -163,6 +175,8 @@ class Inspector:
         }
         outcome = self.prefilter(page)
         decide("prefilter", outcome.verdict, bytes=len(page.payload))
+        outcome = self.optout(page)  # the archived response's AI opt-outs (kosmos_data.safety)
+        decide("optout", outcome.verdict, **({"signal": outcome.detail} if outcome.detail else {}))
 
         result = self.extract(page)  # decode + extract, exactly as in the job
         if result.dead is not None:
@@ -185,7 +199,7 @@ class Inspector:
             images_dropped=drops,
         )
         rec["title"] = doc.meta.get("title")
-        rec["confidence"] = doc.meta.get("confidence")
+        rec["confidence"] = doc.meta.get(CONFIDENCE_KEY)
         rec["segments"] = segments_json(doc.segments)
 
         out = self.langid(doc)
@@ -212,6 +226,8 @@ class Inspector:
             images_kept=len(doc.images),
             sampling=copy.deepcopy(doc.meta.get("sampling")),
         )
+        out = self.pii(doc)
+        decide("pii", out.verdict, replaced=_by_reason(out))
         rec["segments_final"] = segments_json(doc.segments)
         rec.update(first or {"outcome": "kept", "stage": None, "reason": None})
         rec["decisions"] = decisions

@@ -15,6 +15,8 @@ from kosmos_data.records import DeadLetter
 from kosmos_data.stages import (
     ExtractStep,
     LanguageStep,
+    OptOutStep,
+    PiiStep,
     PrefilterStep,
     QualityStep,
     SamplingStep,
@@ -38,10 +40,12 @@ def _pipeline_outcome(page) -> tuple[str, str | None, str | None]:
     cfg = InspectConfig()
     steps = [
         PrefilterStep(cfg.prefilter),
+        OptOutStep(cfg.optout),
         ExtractStep(cfg.extract),
         LanguageStep(cfg.langid),
         QualityStep(cfg.quality),
         SamplingStep(cfg.sampling),
+        PiiStep(cfg.pii),
     ]
     for step in steps:
         step.setup()
@@ -163,3 +167,23 @@ def test_undecodable_payload_is_a_dead_letter_not_a_crash(tmp_path) -> None:
         "extraction_error",
     )
     assert Inspector().config == InspectConfig()
+
+
+def test_opt_out_confidence_and_pii_are_reported(tmp_path, capsys) -> None:
+    """A real dev page with a planted ``noai`` robots meta and a planted e-mail address: the
+    opt-out step drops it (signal named), the later stages still report, the extraction
+    confidence is the extractor's, and the PII step counts the address."""
+    html = gzip.decompress((DEV / "citylab-1" / "source.html.gz").read_bytes()).decode("utf-8")
+    planted = html.replace("<head>", '<head><meta name="robots" content="noai">', 1).replace(
+        "<p>", "<p>Write to jane.doe@example.org today. ", 1
+    )
+    page = tmp_path / "optout.html"
+    page.write_text(planted, encoding="utf-8")
+    assert cli.main(["inspect", str(page), "--url", "http://fakehost/test/page.html"]) == 0
+    rec = json.loads(capsys.readouterr().out)
+    assert (rec["outcome"], rec["stage"], rec["reason"]) == ("dropped", "optout", "noai_meta")
+    assert 0.0 < rec["confidence"] <= 1.0
+    stages = [d["stage"] for d in rec["decisions"]]
+    assert stages == list(STAGES)
+    pii = next(d for d in rec["decisions"] if d["stage"] == "pii")
+    assert pii["after_drop"] is True and pii["replaced"].get("email", 0) >= 1
