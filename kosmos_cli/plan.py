@@ -23,16 +23,16 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-#: ``python bench/scale.py`` on the CI machine (2 cores, Python 3.11, shared with other
-#: agents, load average ~3), 2026-12-02, the job as of commit 50e562e: the default local
-#: interleaved job (DirectRunner, one process) on 3,960 real pages (the 4x row: 403 unique
-#: pages of ../shared/data replicated, 110 MB of WARC), marginal CPU per page = (CPU of the
-#: process tree - 2.8 CPU-s start-up) / pages. Re-run the bench after the job changes.
+#: ``python bench/scale.py --big`` on the CI machine (2 cores, Python 3.11, load average
+#: ~1), 2026-12-02, the per-archive job layer of issue 14: the default local interleaved job
+#: (one process) on a 1.00 GB WARC of 36,445 real pages (the bench's ``big`` row), CPU of the
+#: process tree per page after the 1-record start-up (marginal), peak RSS 1,268 MiB.
 DEFAULT_RATES = {
-    "source": "DEFAULT_RATES (bench/scale.py 4x row, real pages, 2-core CI machine, 2026-12-02)",
-    "cpu_seconds_per_page": 0.00522,
-    "startup_cpu_seconds": 2.8,
-    "warc_bytes_per_page": 27773.0,
+    "source": "DEFAULT_RATES (bench/scale.py big row, 1 GB WARC of real pages, 2-core CI "
+    "machine, 2026-12-02)",
+    "cpu_seconds_per_page": 0.004701,
+    "startup_cpu_seconds": 3.0,
+    "warc_bytes_per_page": 27441.0,
 }
 DEFAULT_RATES_FILE = Path(".cache") / "rates.json"
 
