@@ -23,6 +23,7 @@ import threading
 import urllib.robotparser
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 from urllib.parse import urlsplit
 
 from kosmos_data.images.ssrf import BlockedURL
@@ -74,50 +75,68 @@ def rules_from_response(status: int | None, body: bytes, note: str = "") -> Robo
 RobotsFetch = Callable[[str], tuple[int | None, bytes, str]]
 
 
+T = TypeVar("T")
+
+
+class OriginCache(Generic[T]):
+    """Per-worker cache of one value per origin (``scheme://netloc``), loaded once even when
+    many download threads ask at the same time: the first asker loads, the others wait for
+    it. Used for robots.txt here and for TDMRep's ``/.well-known/tdmrep.json``."""
+
+    def __init__(self, load: Callable[[str], T]) -> None:
+        self.load = load  # origin -> value; must not raise
+        self._values: dict[str, T] = {}
+        self._pending: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def get(self, url: str) -> T:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+        while True:
+            with self._lock:
+                if origin in self._values:
+                    return self._values[origin]
+                event = self._pending.get(origin)
+                owner = event is None
+                if owner:
+                    event = self._pending[origin] = threading.Event()
+            if not owner:
+                event.wait()
+                continue
+            try:
+                value = self.load(origin)
+                with self._lock:
+                    self._values[origin] = value
+            finally:  # waiters never hang, even if ``load`` breaks its promise not to raise
+                with self._lock:
+                    del self._pending[origin]
+                event.set()
+            return value
+
+
 class RobotsCache:
     """Per-worker cache of robots.txt rules, keyed by ``scheme://netloc``."""
 
     def __init__(self, fetch: RobotsFetch, token: str) -> None:
         self.fetch = fetch
         self.token = token
-        self._rules: dict[str, RobotsRules] = {}
-        self._pending: dict[str, threading.Event] = {}
-        self._lock = threading.Lock()
+        self._cache: OriginCache[RobotsRules] = OriginCache(self._load)
+
+    def _load(self, origin: str) -> RobotsRules:
+        try:
+            status, body, note = self.fetch(origin + "/robots.txt")
+            return rules_from_response(status, body, note)
+        except BlockedURL as e:
+            note = f"{e.reason}: {e}"
+            if e.redirect:
+                return RobotsRules(deny_all=True, note=note)
+            return RobotsRules(deny_all=True, refused=e.reason, note=note)
+        except Exception as e:  # any failure to read the file is "unreachable"
+            note = f"error: {type(e).__name__}: {e}"
+            return RobotsRules(deny_all=True, unreachable=True, note=note)
 
     def rules_for(self, url: str) -> RobotsRules:
-        parts = urlsplit(url)
-        origin = f"{parts.scheme.lower()}://{parts.netloc.lower()}"
-        while True:
-            with self._lock:
-                rules = self._rules.get(origin)
-                if rules is not None:
-                    return rules
-                event = self._pending.get(origin)
-                if event is None:
-                    event = self._pending[origin] = threading.Event()
-                    owner = True
-                else:
-                    owner = False
-            if not owner:
-                event.wait()
-                continue
-            try:
-                status, body, note = self.fetch(origin + "/robots.txt")
-                rules = rules_from_response(status, body, note)
-            except BlockedURL as e:
-                note = f"{e.reason}: {e}"
-                if e.redirect:
-                    rules = RobotsRules(deny_all=True, note=note)
-                else:
-                    rules = RobotsRules(deny_all=True, refused=e.reason, note=note)
-            except Exception as e:  # any failure to read the file is "unreachable"
-                note = f"error: {type(e).__name__}: {e}"
-                rules = RobotsRules(deny_all=True, unreachable=True, note=note)
-            with self._lock:
-                self._rules[origin] = rules
-                del self._pending[origin]
-            event.set()
-            return rules
+        return self._cache.get(url)
 
     def verdict(self, url: str) -> str | None:
         return self.rules_for(url).verdict(self.token, url)

@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+
+from kosmos_data.images.robots import OriginCache
 
 TDMREP_PATH = "/.well-known/tdmrep.json"
 TDMREP_MAX_BYTES = 512 * 1024
@@ -96,38 +97,19 @@ class TdmRepCache:
 
     def __init__(self, fetch: TdmRepFetch) -> None:
         self.fetch = fetch
-        self._rules: dict[str, TdmRepRules] = {}
-        self._pending: dict[str, threading.Event] = {}
-        self._lock = threading.Lock()
+        self._cache: OriginCache[TdmRepRules] = OriginCache(self._load)
+
+    def _load(self, origin: str) -> TdmRepRules:
+        try:
+            status, body, note = self.fetch(origin + TDMREP_PATH)
+            if status is not None and 200 <= status < 300:
+                return parse_tdmrep(body)
+            return TdmRepRules(note=note or f"http {status}")
+        except Exception as e:  # no file, no reservation expressed
+            return TdmRepRules(note=f"error: {type(e).__name__}: {e}")
 
     def rules_for(self, url: str) -> TdmRepRules:
-        parts = urlsplit(url)
-        origin = f"{parts.scheme.lower()}://{parts.netloc.lower()}"
-        while True:
-            with self._lock:
-                rules = self._rules.get(origin)
-                if rules is not None:
-                    return rules
-                event = self._pending.get(origin)
-                owner = event is None
-                if owner:
-                    event = self._pending[origin] = threading.Event()
-            if not owner:
-                event.wait()
-                continue
-            try:
-                status, body, note = self.fetch(origin + TDMREP_PATH)
-                if status is not None and 200 <= status < 300:
-                    rules = parse_tdmrep(body)
-                else:
-                    rules = TdmRepRules(note=note or f"http {status}")
-            except Exception as e:  # no file, no reservation expressed
-                rules = TdmRepRules(note=f"error: {type(e).__name__}: {e}")
-            with self._lock:
-                self._rules[origin] = rules
-                del self._pending[origin]
-            event.set()
-            return rules
+        return self._cache.get(url)
 
     def verdict(self, url: str) -> tuple[str, str] | None:
         return self.rules_for(url).verdict(url)
