@@ -514,6 +514,7 @@ class FastExtractor:
             keep, confidence = [True] * len(blocks), 0.0
         else:
             keep, confidence = _classify(blocks, cfg)
+        _keep_captions(items, blocks, keep)
         out = SegmentBuilder()
         for item in items:
             if type(item) is int:
@@ -524,6 +525,31 @@ class FastExtractor:
         doc = build_document(page, out.finish(), self.name, images.drops, title)
         doc.meta["extraction_confidence"] = confidence
         return doc
+
+
+def _in_figcaption(node: LexborNode | None, levels: int = 4) -> bool:
+    """Whether a block's opener is (inside) a ``<figcaption>``, within a few levels."""
+    for _ in range(levels):
+        if node is None:
+            return False
+        tag = node.tag
+        if tag == "figcaption":
+            return True
+        if tag in ("figure", "body"):
+            return False
+        node = node.parent
+    return False
+
+
+def _keep_captions(items: list, blocks: list[Block], keep: list[bool]) -> None:
+    """A ``<figcaption>`` block next to a kept image stays with it (issue 12: captions stay
+    with their image; the block model, scoring text alone, drops short caption lines)."""
+    for pos, item in enumerate(items):
+        if type(item) is not int or keep[item] or not _in_figcaption(blocks[item].opener):
+            continue
+        neighbours = items[max(pos - 2, 0) : pos] + items[pos + 1 : pos + 3]
+        if any(type(n) is not int for n in neighbours):
+            keep[item] = True
 
 
 def _walk(root: LexborNode, images: ImageCollector, cfg: ExtractConfig, deadline: Deadline):
