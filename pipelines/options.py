@@ -114,8 +114,30 @@ def _field_docs(cls: type) -> dict[str, str]:
             line = lines[node.end_lineno - 1]
             if "#" in line and "fmt:" not in line:
                 text = line.split("#", 1)[1].strip()
-        docs[name] = text
+        docs[name] = text or _from_docstring(cls.__doc__ or "", name)
     return docs
+
+
+def _from_docstring(doc: str, name: str) -> str:
+    """A field's help from its class docstring: a ````name``: text`` entry (with its
+    continuation lines), else the first sentence that names ````name````."""
+    lines = [line.strip() for line in doc.splitlines()]
+    tag = f"``{name}``"
+    for i, line in enumerate(lines):
+        if line.startswith(tag + ":") or line.startswith(tag + " -"):
+            parts = [line[len(tag) + 1 :].strip(" -")]
+            for nxt in lines[i + 1 :]:
+                if not nxt or nxt.startswith("``") or nxt.startswith("|"):
+                    break
+                parts.append(nxt)
+            return " ".join(" ".join(parts).split())
+    text = " ".join(doc.split())
+    at = text.find(tag)
+    if at < 0:
+        return ""
+    start = max(text.rfind(". ", 0, at) + 2, 0) if text.rfind(". ", 0, at) >= 0 else 0
+    end = text.find(". ", at)
+    return text[start : end + 1 if end >= 0 else len(text)].strip()
 
 
 def _strip_optional(hint: Any) -> Any:
