@@ -231,6 +231,12 @@ class OutputConfig:
     default; at Common Crawl scale most records are dropped, so 0.01 keeps it small). The
     funnel always counts every record, whatever the fraction. The sample is a stable hash
     of the record id, so reruns and runners agree.
+
+    ``archive_chunk_records``: the interleaved job writes the ``dropped/`` rows of its
+    per-archive stages where it reads the archive, one file per chunk of this many records
+    (``dropped/perfile-<archive>-<chunk>.parquet``); a chunk is also the unit that workers
+    sharing one archive (``--archive-splits``) divide. 1,024 gives a Common Crawl archive
+    (~35,000 records) about 35 files and bounds what a worker holds to one chunk's rows.
     """
 
     docs_shards: int = 8
@@ -238,9 +244,15 @@ class OutputConfig:
     dead_letter_shards: int = 1
     dropped_fraction: float = 1.0
     overwrite: bool = False
+    archive_chunk_records: int = 1024
 
     def __post_init__(self) -> None:
-        for name in ("docs_shards", "dropped_shards", "dead_letter_shards"):
+        for name in (
+            "docs_shards",
+            "dropped_shards",
+            "dead_letter_shards",
+            "archive_chunk_records",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"OutputConfig.{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.dropped_fraction <= 1.0:

@@ -237,6 +237,8 @@ def per_file_description(config: InterleavedConfig) -> dict:
         "pipeline": "interleaved",
         "archives": list(config.archives),
         "config": as_jsonable({k: getattr(config, k) for k in PER_FILE_SECTIONS}),
+        # names the per-archive dropped/ files of completed archives
+        "archive_chunk_records": config.outputs.archive_chunk_records,
     }
     if any(matched_by_pipeline(p) for p in config.archives):  # the sample is taken in the job
         desc["inputs"] = as_jsonable(config.inputs)
@@ -270,6 +272,7 @@ def build(pipeline: beam.Pipeline, config: InterleavedConfig) -> dict[str, beam.
         steps,
         dropped_dir=RunDir(out).dropped,
         dropped_fraction=config.outputs.dropped_fraction,
+        chunk_records=config.outputs.archive_chunk_records,
         progress=ReadProgress(len(todo), started_at),
     )
     per_file = pipeline | "ReadAndProcessArchives" >> ReadAndProcessArchives(

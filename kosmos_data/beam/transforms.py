@@ -144,10 +144,6 @@ class ApplyStep(beam.PTransform):
         )
 
 
-#: Records per chunk of an archive: the unit a split owns and one ``dropped/perfile-*`` file.
-CHUNK_RECORDS = 64
-
-
 class _DroppedRows:
     """``dropped/`` rows of one archive's per-file stages, written per chunk of records."""
 
@@ -194,15 +190,15 @@ class ProcessArchiveFn(beam.DoFn):
 
     Outputs: kept documents (main), ``dropped``, ``dead_letter`` and ``file_stats``
     (``(archive, ((kind, stage, reason), n))``, summed per archive). With ``dropped_dir``
-    set, the ``dropped/`` rows of these stages are written here, one small Parquet file per
-    chunk of ``CHUNK_RECORDS`` records (``dropped/perfile-<archive key>-<chunk>.parquet``),
+    set, the ``dropped/`` rows of these stages are written here, one Parquet file per chunk
+    of ``chunk_records`` records (``dropped/perfile-<archive key>-<chunk>.parquet``),
     and only stubs (``Dropped.written``) go on: dropped documents, most of an archive's
     documents, never cross a shuffle, so a local run's memory does not grow with them.
 
     An element is ``(path, split, splits)``: with ``splits`` > 1, each of ``splits``
     workers reads the whole archive (decompression and record parsing, ~10% of the
     per-record cost) but runs the steps only on the records of its chunks (record ``i`` is
-    in chunk ``i // CHUNK_RECORDS``; split ``k`` owns the chunks ``c`` with
+    in chunk ``i // chunk_records``; split ``k`` owns the chunks ``c`` with
     ``c % splits == k``), so one large archive uses several cores without sending a payload
     anywhere. Which records a split owns depends only on their order in the archive, so
     every record is processed exactly once whatever the archive holds (no guessing of
@@ -216,7 +212,11 @@ class ProcessArchiveFn(beam.DoFn):
         dropped_dir: str | None = None,
         dropped_fraction: float = 1.0,
         progress: Callable[[int], None] | None = None,
+        chunk_records: int = 1024,
     ) -> None:
+        if chunk_records < 1:
+            raise ValueError(f"ProcessArchiveFn.chunk_records must be >= 1, got {chunk_records}")
+        self.chunk_records = chunk_records
         self.config = config
         self.steps = list(steps)
         self.dropped_dir = dropped_dir
@@ -237,13 +237,14 @@ class ProcessArchiveFn(beam.DoFn):
         funnel: dict[tuple[str, str, str], int] = {}
         metrics: dict[tuple[str, str], int] = {}
         rows = _DroppedRows(self.dropped_dir, path, self.dropped_fraction)
+        chunk = self.chunk_records
         try:
             with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
                 for rec in iter_records(f, path, self.config):
                     i += 1
-                    if (i // CHUNK_RECORDS) % splits != split:
+                    if (i // chunk) % splits != split:
                         continue
-                    rows.at(i // CHUNK_RECORDS)
+                    rows.at(i // chunk)
                     n += 1
                     if isinstance(rec, DeadLetter):
                         yield from _dead(rec, self.counters)
@@ -263,7 +264,7 @@ class ProcessArchiveFn(beam.DoFn):
                     else:
                         yield from _dead(res.dead, self.counters)
         except Exception as e:
-            if ((i + 1) // CHUNK_RECORDS) % splits == split:  # the failure is the next record
+            if ((i + 1) // chunk) % splits == split:  # the failure takes the next record's place
                 n += 1
                 prov = Provenance(path, f"<file:{path}>", 0, "", "")
                 dead = DeadLetter("read", "unreadable_file", prov, repr(e))

@@ -13,8 +13,10 @@ def test_splits_process_every_record_once_and_match_one_reader(tmp_path):
     inputs = [str(SHARED / "warc" / "dolma" / "*.warc.gz"), str(SHARED / "warc" / "edge" / "*")]
     one = tmp_path / "one"
     three = tmp_path / "three"
-    run_interleaved(inputs, one, "--archive-splits", "1")
-    run_interleaved(inputs, three, "--archive-splits", "3")
+    # 4-record chunks: the splits really interleave on these small real archives.
+    chunk = ("--outputs-archive-chunk-records", "4")
+    run_interleaved(inputs, one, "--archive-splits", "1", *chunk)
+    run_interleaved(inputs, three, "--archive-splits", "3", *chunk)
     f1, f3 = load_funnel(one), load_funnel(three)
     assert f3["balanced"] is True
     for key in ("records_in", "files", "kept", "dropped", "dead_letter", "stages"):
