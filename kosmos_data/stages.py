@@ -90,6 +90,12 @@ def run_steps(steps: Sequence[object], record: object, counters: dict[Counter, i
     return StepsResult(record=record)
 
 
+def funnel_stages(steps: Sequence[object]) -> tuple[str, ...]:
+    """The funnel stages a chain of steps reports, in order: a step's ``stages`` when it
+    reports more than one (extraction: ``decode``, then ``extract``), else its ``name``."""
+    return tuple(stage for step in steps for stage in getattr(step, "stages", (step.name,)))
+
+
 class PrefilterStep:
     """Byte-level checks before any parsing (status, MIME, size, blocklist, ``<img``)."""
 
@@ -113,6 +119,7 @@ class ExtractStep:
     """
 
     name = "extract"
+    stages = ("decode", "extract")  # decoding failures are dead letters of their own stage
 
     def __init__(self, config: ExtractConfig) -> None:
         self.config = config

@@ -51,6 +51,7 @@ from kosmos_data.dedup import DedupConfig
 from kosmos_data.extract import ExtractConfig
 from kosmos_data.filters.langid import LangIdConfig
 from kosmos_data.filters.quality import QualityConfig
+from kosmos_data.funnel import CORPUS_STAGES
 from kosmos_data.images.config import ImageConfig
 from kosmos_data.inputs import InputConfig, matched_by_pipeline
 from kosmos_data.outputs import OutputConfig
@@ -68,6 +69,7 @@ from kosmos_data.stages import (
     PrefilterStep,
     QualityStep,
     SamplingStep,
+    funnel_stages,
 )
 from kosmos_data.warc import ReadConfig, read_config_for
 from pipelines import sections
@@ -310,6 +312,8 @@ def build(pipeline: beam.Pipeline, config: InterleavedConfig) -> dict[str, beam.
     stats += [docs | "CorpusBreakdowns" >> CorpusBreakdowns()]
     extra = {
         "pipeline": "interleaved",
+        # the funnel's table order, from the job's own chain of steps
+        "stage_order": ["read", *funnel_stages(steps), *CORPUS_STAGES, "images"],
         "output": out,
         "kosmos_data_version": __version__,
         "archives": list(config.archives),

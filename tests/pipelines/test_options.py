@@ -160,3 +160,17 @@ def test_funnel_json_is_written_once_after_the_run(tmp_path, monkeypatch):
     on_disk = json.loads((out / FUNNEL_FILE).read_text())
     assert on_disk["balanced"] is True and on_disk["beam_counters"] and on_disk["run"]
     assert on_disk["records_in"] == funnel["records_in"]
+
+
+def test_funnel_stage_order_comes_from_the_jobs_chain(tmp_path):
+    from kosmos_data.funnel import INTERLEAVED_STAGES
+
+    out = tmp_path / "run"
+    funnel = interleaved.run(["--input", str(DOLMA / "sample-0000.warc.gz"), "--output", str(out)])
+    order = funnel["stage_order"]
+    assert order[:10] == [
+        "read", "prefilter", "optout", "decode", "extract", "langid", "quality", "sampling",
+        "pii", "dedup_url",
+    ]  # fmt: skip
+    assert tuple(order) == INTERLEAVED_STAGES  # the documented default agrees with the job
+    assert [s["stage"] for s in funnel["stages"]][: len(order)] == order[: len(funnel["stages"])]
