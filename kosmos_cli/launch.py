@@ -30,7 +30,7 @@ def _build_interleaved(argv: list[str]) -> beam.Pipeline:
     from pipelines import interleaved
     from pipelines.options import parse_job
 
-    parsed = parse_job(interleaved.parser(), interleaved.SECTIONS, argv)
+    parsed = parse_job(interleaved.parser(help_text=False), interleaved.SECTIONS, argv)
     config = interleaved.config_from_args(parsed)
     pipeline = beam.Pipeline(options=parsed.options)
     interleaved.build(pipeline, config)

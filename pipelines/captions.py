@@ -128,13 +128,14 @@ SECTIONS = (
 PROG = "kosmos-data run captions"
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(help_text: bool = True) -> argparse.ArgumentParser:
     return job_parser(
         PROG,
         "Image-caption tables (LAION-style) -> filtered, deduplicated, decontaminated "
         "caption shards with fetched images.",
         SECTIONS,
         lambda p: add_input_args(p, "Parquet/TSV/CSV/JSONL caption table"),
+        help_text=help_text,
     )
 
 
@@ -196,7 +197,7 @@ def build(
 
 
 def prepare(argv: list[str], save_main_session: bool = False):
-    parsed = parse_job(parser(), SECTIONS, argv, save_main_session)
+    parsed = parse_job(parser(help_text=False), SECTIONS, argv, save_main_session)
     options, config = parsed.options, config_from_args(parsed)
     prepare_run_dir(config.output, SUBDIRS, config.outputs.overwrite)
     return options, config

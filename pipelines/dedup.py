@@ -70,7 +70,7 @@ def sections_of(job: str) -> tuple[Section, ...]:
     return (own, sections.QUALITY, sections.OUTPUTS)
 
 
-def parser(job: str) -> argparse.ArgumentParser:
+def parser(job: str, help_text: bool = True) -> argparse.ArgumentParser:
     description = {
         "dedup": "Deduplicate an existing docs/ Parquet directory (URL, text, images, "
         "near duplicates).",
@@ -84,6 +84,7 @@ def parser(job: str) -> argparse.ArgumentParser:
         lambda p: add_input_args(
             p, "docs/ dir (or run dir) of Parquet", sample=False, multiple=False
         ),
+        help_text=help_text,
     )
 
 
@@ -137,7 +138,7 @@ def build(pipeline: beam.Pipeline, config: DocsJobConfig) -> dict:
 
 
 def prepare(job: str, argv):
-    parsed = parse_job(parser(job), sections_of(job), argv)
+    parsed = parse_job(parser(job, help_text=False), sections_of(job), argv)
     options, config = parsed.options, config_from_args(job, parsed)
     prepare_run_dir(config.output, SUBDIRS, config.outputs.overwrite)
     return options, config

@@ -180,12 +180,13 @@ def _job_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(help_text: bool = True) -> argparse.ArgumentParser:
     return job_parser(
         PROG,
         "WARC/ARC archives -> KOSMOS-1-style interleaved documents (Apache Beam).",
         SECTIONS,
         _job_args,
+        help_text=help_text,
     )
 
 
@@ -333,7 +334,7 @@ def prepare(
     Everything a user can get wrong (flags, config file, inputs, a used output directory)
     fails here, before any pipeline is built.
     """
-    parsed = parse_job(parser(), SECTIONS, argv or [], save_main_session)
+    parsed = parse_job(parser(help_text=False), SECTIONS, argv or [], save_main_session)
     options = parsed.options
     config = config_from_args(parsed)
     if config.archive_splits == 0:

@@ -170,17 +170,21 @@ def _argument(hint: Any) -> dict[str, Any] | None:
     return None
 
 
-def add_section_flags(parser: argparse.ArgumentParser, section: Section) -> None:
-    """One argument group per section; every flag defaults to None (= not given)."""
+def add_section_flags(
+    parser: argparse.ArgumentParser, section: Section, help_text: bool = True
+) -> None:
+    """One argument group per section; every flag defaults to None (= not given).
+    ``help_text`` False skips reading the fields' comments from source (``--help`` only:
+    a run's start-up need not pay for it)."""
     group = parser.add_argument_group(section.title or section.name)
-    docs = _field_docs(section.cls)
+    docs = _field_docs(section.cls) if help_text else {}
     hints = typing.get_type_hints(section.cls)
     for f in dataclasses.fields(section.cls):
         kwargs = _argument(hints[f.name])
         if kwargs is None:
             continue
         default = section.defaults.get(f.name, _default(f))
-        help_text = docs.get(f.name, "")
+        doc = docs.get(f.name, "")
         shown = "" if default is dataclasses.MISSING else f" (default: {_show(default)})"
         names = [f"--{section.name}-{f.name}".replace("_", "-")]
         alias = section.aliases.get(f.name)
@@ -190,7 +194,7 @@ def add_section_flags(parser: argparse.ArgumentParser, section: Section) -> None
             *names,
             dest=section.dest(f.name),
             default=None,
-            help=(help_text + shown).strip() or None,
+            help=(doc + shown).strip() or None,
             **kwargs,
         )
     for extra in section.extras:
@@ -277,6 +281,7 @@ def job_parser(
     description: str,
     sections: Sequence[Section],
     add_job_args: Callable[[argparse.ArgumentParser], None],
+    help_text: bool = True,
 ) -> JobArgumentParser:
     parser = JobArgumentParser(
         prog=prog,
@@ -295,7 +300,7 @@ def job_parser(
         help="JSON file of {section: {field: value}} for the sections below; flags override it",
     )  # fmt: skip
     for section in sections:
-        add_section_flags(parser, section)
+        add_section_flags(parser, section, help_text)
     return parser
 
 

@@ -105,12 +105,13 @@ def _job_args(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(help_text: bool = True) -> argparse.ArgumentParser:
     return job_parser(
         PROG,
         "Text corpora (JSONL/Parquet) -> filtered, deduplicated, decontaminated text shards.",
         SECTIONS,
         _job_args,
+        help_text=help_text,
     )
 
 
@@ -171,7 +172,7 @@ def build(pipeline: beam.Pipeline, config: TextConfig) -> dict[str, beam.PCollec
 
 
 def prepare(argv: list[str], save_main_session: bool = False):
-    parsed = parse_job(parser(), SECTIONS, argv, save_main_session)
+    parsed = parse_job(parser(help_text=False), SECTIONS, argv, save_main_session)
     options, config = parsed.options, config_from_args(parsed)
     prepare_run_dir(config.output, SUBDIRS, config.outputs.overwrite)
     return options, config
