@@ -593,12 +593,8 @@ def _walk(root: LexborNode, images: ImageCollector, cfg: ExtractConfig, deadline
             deadline.check(f"at node {n}")
         if tag in block_ids:
             if buf:
-                joined = "".join(buf)
+                _close_block(buf, opener, link_raw, min_chars, items, blocks)
                 buf = []
-                t = " ".join(joined.split())
-                if len(t) >= min_chars:
-                    items.append(len(blocks))
-                    blocks.append(Block(t, opener, len(joined), link_raw))
             link_raw = 0
             if tag != br_id:
                 opener = node
@@ -619,21 +615,25 @@ def _walk(root: LexborNode, images: ImageCollector, cfg: ExtractConfig, deadline
             ref = images.consider(node.attributes, sources)
             if ref is not None:
                 if buf:
-                    joined = "".join(buf)
+                    _close_block(buf, opener, link_raw, min_chars, items, blocks)
                     buf = []
-                    t = " ".join(joined.split())
-                    if len(t) >= min_chars:
-                        items.append(len(blocks))
-                        blocks.append(Block(t, opener, len(joined), link_raw))
                 link_raw = 0
                 items.append(ref)
     if buf:
-        joined = "".join(buf)
-        t = " ".join(joined.split())
-        if len(t) >= min_chars:
-            items.append(len(blocks))
-            blocks.append(Block(t, opener, len(joined), link_raw))
+        _close_block(buf, opener, link_raw, min_chars, items, blocks)
     return items, blocks, seen_imgs
+
+
+def _close_block(
+    buf: list[str], opener, link_raw: int, min_chars: int, items: list, blocks: list[Block]
+) -> None:
+    """The text nodes gathered since the last block boundary become one block (when it
+    holds at least ``min_chars`` characters once whitespace is normalised)."""
+    joined = "".join(buf)
+    t = " ".join(joined.split())
+    if len(t) >= min_chars:
+        items.append(len(blocks))
+        blocks.append(Block(t, opener, len(joined), link_raw))
 
 
 def _classify(blocks: list[Block], cfg: ExtractConfig) -> tuple[list[bool], float]:
