@@ -85,12 +85,10 @@ def file_read(
             yield TaggedOutput(FILE_STATS_TAG, (path, event))
 
 
-def _count_outcome(
-    counters: dict[tuple[str, str], int], stage: str, outcome_counters: dict
-) -> None:
-    for (kind, _, reason), n in outcome_counters.items():
-        key = (stage, f"{kind}_{reason}" if reason else kind)
-        counters[key] = counters.get(key, 0) + n
+def _metric_name(key: tuple[str, str, str]) -> str:
+    """The Beam counter name of a funnel counter ``(kind, stage, reason)``."""
+    kind, _, reason = key
+    return f"{kind}_{reason}" if reason else kind
 
 
 class ApplyStepFn(beam.DoFn):
@@ -113,7 +111,7 @@ class ApplyStepFn(beam.DoFn):
         stage = self.step.name
         outcome: Outcome = self.step(record)
         for key, n in outcome.counters.items():
-            self.counters.inc(stage, f"{key[0]}_{key[2]}" if key[2] else key[0], n)
+            self.counters.inc(stage, _metric_name(key), n)
             yield TaggedOutput(STATS_TAG, (key, n))
             yield TaggedOutput(FILE_STATS_TAG, (record.provenance.warc_file, (key, n)))
         if outcome.dead is not None:
@@ -253,7 +251,6 @@ class ProcessArchiveFn(beam.DoFn):
                     res = run_steps(self.steps, rec, counts)
                     for key, c in counts.items():
                         funnel[key] = funnel.get(key, 0) + c
-                        _count_outcome(metrics, key[1], {key: c})
                     if res.record is not None:
                         yield res.record
                     elif res.dropped is not None:
@@ -270,6 +267,8 @@ class ProcessArchiveFn(beam.DoFn):
                 dead = DeadLetter("read", "unreadable_file", prov, repr(e))
                 yield from _dead(dead, self.counters)
         rows.flush()
+        for key, c in funnel.items():  # the steps' counters, once per archive
+            self.counters.inc(key[1], _metric_name(key), c)
         for (stage, name), c in metrics.items():
             self.counters.inc(stage, name, c)
         for key in sorted(funnel):
