@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import io
+import random
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from kosmos_data.prefilter import PrefilterConfig, html_depth, looks_like_html, prefilter
+from kosmos_data.prefilter import (
+    PrefilterConfig,
+    html_depth,
+    html_depth_reference,
+    looks_like_html,
+    prefilter,
+)
 from kosmos_data.records import KEEP, DeadLetter, Provenance, RawPage
 from kosmos_data.warc import iter_records
 
@@ -147,3 +154,28 @@ def test_html_depth_on_real_pages_is_small():
                 if isinstance(rec, RawPage) and rec.mime_type == "text/html":
                     depths.append(html_depth(rec.payload, 50))  # exact up to 50
     assert len(depths) == 37 and 5 < max(depths) <= 50, max(depths)
+
+
+def test_vectorised_depth_equals_the_tag_scan_on_real_pages():
+    # The numpy walk must find exactly the tags ``_TAG_RE.finditer`` finds, on every real
+    # page the shared crawls hold, at limits below, near and above their depths.
+    pages = []
+    for path in sorted(DATA.glob("*/*.warc.gz")):
+        with path.open("rb") as f:
+            pages += [r.payload for r in iter_records(f, path.name) if isinstance(r, RawPage)]
+    assert len(pages) > 60
+    for payload in pages:
+        for limit in (3, 20, 50, 2048):
+            assert html_depth(payload, limit) == html_depth_reference(payload, limit)
+
+
+def test_vectorised_depth_equals_the_tag_scan_on_random_markup():
+    # Fragments that stress the scan's corners: "<" inside a tag, "</" without a name,
+    # names of 8 and 9 bytes (the skip list's longest is 8), upper case, "/>", no ">".
+    parts = b'< > / div p br a x DIV <!-- --> </ colgroup basefonts 1 - : " img /> Td'.split()
+    parts.append(b" ")
+    rng = random.Random(12)
+    for _ in range(20_000):
+        s = b"".join(rng.choice(parts) for _ in range(rng.randint(0, 80)))
+        for limit in (0, 1, 2, 5):
+            assert html_depth(s, limit) == html_depth_reference(s, limit), (s, limit)
