@@ -5,7 +5,7 @@
                           [--out .cache/rates.json]
 
 What it measures: ``kosmos-data run interleaved --input ... --output ...`` (the default local
-DirectRunner job: read -> prefilter -> extract -> language -> quality -> sampling -> dedup ->
+DirectRunner job: read -> prefilter -> extract -> sampling -> language -> quality -> dedup ->
 decontamination -> writers, checkpoints included) in a subprocess; CPU seconds of the whole
 process tree (``os.wait4`` rusage of the job plus every descendant it reaped, cross-checked
 against per-process CPU polled from ``/proc``: the larger is reported), wall seconds, and peak

@@ -1,8 +1,8 @@
 """Per-WARC-file checkpoints: what makes a large run resumable (Beam-free core).
 
 A Common Crawl snapshot is ~90,000 WARC files; a run that dies after 60,000 of them must not
-start again from zero. The per-file part of a job (read -> prefilter -> extract -> langid ->
-quality -> sampling) depends on one archive only, so its results are checkpointed per file:
+start again from zero. The per-file part of a job (read -> prefilter -> extract -> sampling
+-> langid -> quality) depends on one archive only, so its results are checkpointed per file:
 
     RUN/_per_file/<file_key>.parquet   every kept document, dropped record and dead letter of
                                        the file (lossless: the pickled record), plus its funnel

@@ -54,20 +54,8 @@ from kosmos_data.records import DeadLetter, Document, Provenance, RawPage, Segme
 from kosmos_data.safety.optout import OptOutConfig
 from kosmos_data.safety.pii import PiiConfig
 from kosmos_data.sampling import SamplingConfig
-from kosmos_data.stages import (
-    ExtractStep,
-    LanguageStep,
-    OptOutStep,
-    Outcome,
-    PiiStep,
-    PrefilterStep,
-    QualityStep,
-    SamplingStep,
-)
+from kosmos_data.stages import Outcome, funnel_stages, interleaved_steps
 from kosmos_data.warc import ReadConfig, iter_records
-
-#: Per-page stages, in pipeline order (``decode`` runs inside ``ExtractStep``).
-STAGES = ("prefilter", "optout", "decode", "extract", "langid", "quality", "sampling", "pii")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +89,10 @@ _SECTIONS: dict[str, type] = {
 }
 
 
+#: Per-page stages, in pipeline order (``decode`` runs inside ``ExtractStep``).
+STAGES = tuple(funnel_stages(interleaved_steps(InspectConfig())))
+
+
 def config_from_file(path: str | None, extractor: str | None = None) -> InspectConfig:
     """The stage sections of a ``--config`` JSON file (other sections are ignored)."""
     data = load_config_file(path)
@@ -117,19 +109,16 @@ class Inspector:
 
     def __init__(self, config: InspectConfig | None = None) -> None:
         self.config = config or InspectConfig()
-        self.prefilter = PrefilterStep(self.config.prefilter)
-        self.extract = ExtractStep(self.config.extract)
-        self.langid = LanguageStep(self.config.langid)
-        self.quality = QualityStep(self.config.quality)
-        self.sampling = SamplingStep(self.config.sampling)
-        self.optout = OptOutStep(self.config.optout)
-        self.pii = PiiStep(self.config.pii)
+        #: The job's own chain (``interleaved_steps``), in the job's order.
+        self.steps = interleaved_steps(self.config)
+        prefilter, optout, extract, *self.doc_steps = self.steps
+        assert (prefilter.name, optout.name, extract.name) == ("prefilter", "optout", "extract")
+        self.prefilter, self.optout, self.extract = prefilter, optout, extract
         self._ready = False
 
     def setup(self) -> None:
         if not self._ready:
-            steps = (self.prefilter, self.optout, self.extract, self.langid, self.quality)
-            for step in (*steps, self.sampling, self.pii):
+            for step in self.steps:
                 step.setup()
             self._ready = True
 
@@ -202,36 +191,39 @@ class Inspector:
         rec["confidence"] = doc.meta.get(CONFIDENCE_KEY)
         rec["segments"] = segments_json(doc.segments)
 
-        out = self.langid(doc)
-        decide(
-            "langid",
-            out.verdict,
-            language=doc.meta.get("language"),
-            language_score=doc.meta.get("language_score"),
-        )
-        out = self.quality(doc)
-        stats = doc.meta.get("quality")
-        decide(
-            "quality",
-            out.verdict,
-            statistics=copy.deepcopy(stats) if isinstance(stats, dict) else {},
-            nodes_removed=_by_reason(out),
-        )
-        rec["segments_after_quality"] = segments_json(doc.segments)
-        out = self.sampling(doc)
-        decide(
-            "sampling",
-            out.verdict,
-            images_capped=_by_reason(out).get("over_max_images", 0),
-            images_kept=len(doc.images),
-            sampling=copy.deepcopy(doc.meta.get("sampling")),
-        )
-        out = self.pii(doc)
-        decide("pii", out.verdict, replaced=_by_reason(out))
+        for step in self.doc_steps:
+            out = step(doc)
+            decide(step.name, out.verdict, **_EXTRAS[step.name](doc, out))
+            if step.name == "quality":
+                rec["segments_after_quality"] = segments_json(doc.segments)
         rec["segments_final"] = segments_json(doc.segments)
         rec.update(first or {"outcome": "kept", "stage": None, "reason": None})
         rec["decisions"] = decisions
         return rec
+
+
+def _quality_extras(doc: Document, out: Outcome) -> dict[str, Any]:
+    stats = doc.meta.get("quality")
+    return {
+        "statistics": copy.deepcopy(stats) if isinstance(stats, dict) else {},
+        "nodes_removed": _by_reason(out),
+    }
+
+
+#: What each document step's decision shows beside its verdict.
+_EXTRAS: dict[str, Any] = {
+    "sampling": lambda doc, out: {
+        "images_capped": _by_reason(out).get("over_max_images", 0),
+        "images_kept": len(doc.images),
+        "sampling": copy.deepcopy(doc.meta.get("sampling")),
+    },
+    "langid": lambda doc, out: {
+        "language": doc.meta.get("language"),
+        "language_score": doc.meta.get("language_score"),
+    },
+    "quality": _quality_extras,
+    "pii": lambda doc, out: {"replaced": _by_reason(out)},
+}
 
 
 def _charset(page: RawPage) -> dict[str, Any]:

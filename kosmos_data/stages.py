@@ -272,3 +272,26 @@ class PiiStep:
             segments.append(seg)
         doc.segments = segments
         return Outcome(None, {(PII_REPLACED, self.name, k): n for k, n in totals.items() if n})
+
+
+def interleaved_steps(config) -> tuple:
+    """The interleaved job's per-page chain, in order; ``config`` is any object with the
+    stage sections ``prefilter``, ``optout``, ``extract``, ``langid``, ``quality``,
+    ``sampling`` and ``pii`` (the job's ``InterleavedConfig``, ``inspect``'s config).
+
+    Cheapest decisive check first, as in the pre-filter: sampling (at least one image, the
+    seeded half of one-image documents) needs only the extracted images and the URL, and
+    drops about a third of extracted pages, so it runs before language identification and
+    the quality rules, which never touch images. Every step is a pure predicate of the
+    document (plus in-place edits that the later steps do not depend on: the image cap,
+    the removed text nodes), so the documents kept are the same in any order; only the
+    stage a page that fails several checks is counted under changes."""
+    return (
+        PrefilterStep(config.prefilter),
+        OptOutStep(config.optout),
+        ExtractStep(config.extract),
+        SamplingStep(config.sampling),
+        LanguageStep(config.langid),
+        QualityStep(config.quality),
+        PiiStep(config.pii),
+    )

@@ -4,8 +4,8 @@
 
 Graph (every label stable, so Dataflow update/drain and metrics keep their names)::
 
-    ReadAndProcessArchives (read -> Prefilter -> OptOut -> Extract -> IdentifyLanguage
-        -> FilterQuality -> ApplyKosmosSampling -> RedactPii, per archive) -> ... -> WriteDocs
+    ReadAndProcessArchives (read -> Prefilter -> OptOut -> Extract -> ApplyKosmosSampling
+        -> IdentifyLanguage -> FilterQuality -> RedactPii, per archive) -> ... -> WriteDocs
     (every step) -> dropped -> WriteDropped ; dead letters -> WriteDeadLetters
     (every step) -> stats -> WriteFunnel
 
@@ -61,16 +61,7 @@ from kosmos_data.safety.optout import OptOutConfig
 from kosmos_data.safety.pii import PiiConfig
 from kosmos_data.sampling import SamplingConfig
 from kosmos_data.shards import ShardConfig, interleaved_sample
-from kosmos_data.stages import (
-    ExtractStep,
-    LanguageStep,
-    OptOutStep,
-    PiiStep,
-    PrefilterStep,
-    QualityStep,
-    SamplingStep,
-    funnel_stages,
-)
+from kosmos_data.stages import funnel_stages, interleaved_steps
 from kosmos_data.warc import ReadConfig, read_config_for
 from pipelines import sections
 from pipelines.common import (
@@ -261,15 +252,7 @@ def build(pipeline: beam.Pipeline, config: InterleavedConfig) -> dict[str, beam.
         resumed_keys = sorted(done)  # the checkpoint fingerprint guarantees the same inputs
     if resumed_keys:
         log.info("resume: %d archive(s) done earlier, %d to process", len(resumed), len(todo))
-    steps = (
-        PrefilterStep(config.prefilter),
-        OptOutStep(config.optout),
-        ExtractStep(config.extract),
-        LanguageStep(config.langid),
-        QualityStep(config.quality),
-        SamplingStep(config.sampling),
-        PiiStep(config.pii),
-    )
+    steps = interleaved_steps(config)
     fn = ProcessArchiveFn(
         config.read,
         steps,

@@ -12,16 +12,7 @@ from kosmos_cli import main as cli
 from kosmos_data.inspect import STAGES, InspectConfig, Inspector, inspect_files, read_pages
 from kosmos_data.prefilter import PrefilterConfig
 from kosmos_data.records import DeadLetter
-from kosmos_data.stages import (
-    ExtractStep,
-    LanguageStep,
-    OptOutStep,
-    PiiStep,
-    PrefilterStep,
-    QualityStep,
-    SamplingStep,
-    run_steps,
-)
+from kosmos_data.stages import interleaved_steps, run_steps
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 WARC = SHARED / "warc" / "dolma" / "sample-0000.warc.gz"
@@ -38,15 +29,7 @@ def _pipeline_outcome(page) -> tuple[str, str | None, str | None]:
     """What the interleaved job does with one page: the job's own chain runner
     (``run_steps``) over the same steps, stopping at the first drop or dead letter."""
     cfg = InspectConfig()
-    steps = [
-        PrefilterStep(cfg.prefilter),
-        OptOutStep(cfg.optout),
-        ExtractStep(cfg.extract),
-        LanguageStep(cfg.langid),
-        QualityStep(cfg.quality),
-        SamplingStep(cfg.sampling),
-        PiiStep(cfg.pii),
-    ]
+    steps = interleaved_steps(cfg)
     for step in steps:
         step.setup()
     res = run_steps(steps, page, {})

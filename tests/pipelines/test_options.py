@@ -169,7 +169,7 @@ def test_funnel_stage_order_comes_from_the_jobs_chain(tmp_path):
     funnel = interleaved.run(["--input", str(DOLMA / "sample-0000.warc.gz"), "--output", str(out)])
     order = funnel["stage_order"]
     assert order[:10] == [
-        "read", "prefilter", "optout", "decode", "extract", "langid", "quality", "sampling",
+        "read", "prefilter", "optout", "decode", "extract", "sampling", "langid", "quality",
         "pii", "dedup_url",
     ]  # fmt: skip
     assert tuple(order) == INTERLEAVED_STAGES  # the documented default agrees with the job
