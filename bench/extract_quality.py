@@ -1,7 +1,8 @@
 """Main-content quality and speed of every extractor on the development set, in one run.
 
-Usage: ``python bench/extract_quality.py [--repeat N] [--fallback-threshold T] [--no-cv]``
-from the repo root.
+Usage: ``python bench/extract_quality.py [--repeat N] [--fallback-threshold T] [--no-cv]
+[--groups extractor,split,quality,image] [--modes fast,fidelity]`` from the repo root
+(``--groups quality --modes fast``: the quality stage alone, ~30 s).
 
 Rows (one function per row group, ``ROW_GROUPS``):
 
@@ -23,7 +24,8 @@ The fast extractor's block model is trained on these same pages (see
 ``split_rows``.
 
 * ``quality_rows``: on the extraction-dev set, token P/R of the kept documents' text before
-  and after the quality stage (fast and fidelity).
+  and after the quality stage (fast and fidelity), the gold and other tokens each node rule
+  removed, the document drops, and the quality step's CPU per document.
 * ``image_pr_rows``: image precision/recall against readability's gold image lists per page
   type, and figcaption adjacency.
 """
@@ -222,28 +224,75 @@ def _dev_pages():
         yield "readability", page, (d / "expected.txt").read_text(encoding="utf-8")
 
 
+def _removal_reason(block: str, config) -> str:
+    """The rule that removed ``block`` (the stage reports counts only; same rule order)."""
+    from kosmos_data.filters import quality as q
+
+    reason = q._line_reason(block.lower(), config) or q._node_reason(
+        block, q.tokenize(block), config, config.flagged_words
+    )
+    return reason or "word_repetition"  # the one rule judged after the per-block ones
+
+
+def _attribute(before_doc, after_doc, gold: str, config, into: dict) -> None:
+    """Add, per rule, the gold tokens and the other tokens of the blocks it removed.
+
+    Bag-of-token accounting in DOM order: a removed block's gold tokens are those that were
+    still matched against the gold before it went and no longer are after (so a word that
+    occurs twice in the page and once in the gold is not counted lost twice)."""
+    kept = Counter(b for s in after_doc.segments if s.text for b in s.text.split("\n"))
+    want = _tokens(gold)
+    rest = _tokens(before_doc.text)
+    for seg in before_doc.segments:
+        for block in (seg.text or "").split("\n"):
+            if not block.strip():
+                continue
+            if kept[block] > 0:
+                kept[block] -= 1
+                continue
+            toks = _tokens(block)
+            matched = sum((rest & want).values())
+            rest = rest - toks
+            lost = matched - sum((rest & want).values())
+            row = into.setdefault(_removal_reason(block, config), [0, 0, 0])
+            row[0] += 1
+            row[1] += lost
+            row[2] += sum(toks.values()) - lost
+
+
 def quality_stage_rows(mode: str = "fast") -> None:
     """Token P/R of kept documents' text before and after the quality stage (item 2).
 
     Runs the pipeline's own step objects (``ExtractStep`` = decode + extract,
     ``LanguageStep``, ``QualityStep``, default configs) on every dev page; for the documents
     the quality stage keeps, scores the extracted text and the text after the quality stage
-    against the gold main text, averaged per page, per source.
+    against the gold main text, averaged per page, per source. Then, per source and node
+    rule, the blocks each rule removed from kept documents, their gold tokens and their other
+    tokens (what the rule costs in recall against what it buys in precision), and the
+    document-level drops with the extraction's own recall on the dropped pages (a drop of a
+    page the extractor got right is lost gold too). CPU: ``time.process_time`` of the quality
+    step alone, per document that reached it.
     """
+    import copy
+
     from kosmos_data.extract import ExtractConfig
     from kosmos_data.filters.langid import LangIdConfig
     from kosmos_data.filters.quality import QualityConfig
     from kosmos_data.stages import ExtractStep, LanguageStep, QualityStep
 
+    config = QualityConfig()
     ext, lang, qual = (
         ExtractStep(ExtractConfig(mode=mode)),
         LanguageStep(LangIdConfig()),
-        QualityStep(QualityConfig()),
+        QualityStep(config),
     )
     for step in (ext, lang, qual):
         step.setup()
     per: dict[str, list] = {}
     drops: dict[str, Counter] = {}
+    dropped_recall: dict[str, list[float]] = {}
+    rules: dict[str, dict] = {}
+    cpu = 0.0
     for source, page, gold in _dev_pages():
         st = per.setdefault(source, [0, 0, []])
         st[0] += 1
@@ -251,14 +300,20 @@ def quality_stage_rows(mode: str = "fast") -> None:
         if doc is None or lang(doc).verdict is not None:
             continue
         st[1] += 1
-        before = doc.text
+        before = copy.deepcopy(doc)
+        t0 = time.process_time()
         verdict = qual(doc).verdict
+        cpu += time.process_time() - t0
         if verdict is not None:
             drops.setdefault(source, Counter())[verdict] += 1
+            dropped_recall.setdefault(source, []).append(_token_pr(before.text, gold)[1])
             continue
-        st[2].append((*_token_pr(before, gold), *_token_pr(doc.text, gold)))
+        st[2].append((*_token_pr(before.text, gold), *_token_pr(doc.text, gold)))
+        _attribute(before, doc, gold, config, rules.setdefault(source, {}))
+    n_docs = sum(v[1] for v in per.values())
     print(
-        f"\nquality stage on extraction-dev ({mode} extractor; kept documents, token P/R per page)"
+        f"\nquality stage on extraction-dev ({mode} extractor; kept documents, token P/R per "
+        f"page; quality step {1000 * cpu / max(n_docs, 1):.3f} ms CPU per document)"
     )
     print(
         f"{'source':12s} {'pages':>5s} {'lang ok':>7s} {'kept':>5s} "
@@ -272,6 +327,16 @@ def quality_stage_rows(mode: str = "fast") -> None:
             f"{source:12s} {n:5d} {n_lang:7d} {len(rows):5d} "
             f"{means[0]:7.3f} {means[1]:7.3f} {means[2]:7.3f} {means[3]:7.3f}  {reasons}"
         )
+    print(f"{'source':12s} {'node rule':22s} {'blocks':>6s} {'gold tok':>8s} {'other tok':>9s}")
+    for source, table in rules.items():
+        for rule, (blocks, lost, other) in sorted(table.items(), key=lambda kv: -kv[1][1]):
+            print(f"{source:12s} {rule:22s} {blocks:6d} {lost:8d} {other:9d}")
+        rec = dropped_recall.get(source, [])
+        if rec:
+            print(
+                f"{source:12s} {'(document drops)':22s} {len(rec):6d} pages, extraction recall "
+                f"on them {sum(rec) / len(rec):.3f}"
+            )
 
 
 def _caption_adjacent(doc, keys, imgs) -> tuple[int, int]:
@@ -362,9 +427,9 @@ def image_rows(modes: tuple[str, ...] = ("fast", "fidelity")) -> None:
 
 
 def quality_rows(pages, args) -> None:
-    """Text of kept documents before and after the quality stage (fast and fidelity)."""
-    quality_stage_rows("fast")
-    quality_stage_rows("fidelity")
+    """Text of kept documents before and after the quality stage (``--modes``)."""
+    for mode in args.modes.split(","):
+        quality_stage_rows(mode.strip())
 
 
 def image_pr_rows(pages, args) -> None:
@@ -373,6 +438,9 @@ def image_pr_rows(pages, args) -> None:
 
 
 ROW_GROUPS = [extractor_rows, split_rows, quality_rows, image_pr_rows]
+#: ``--groups`` names: the row groups without their ``_rows`` / ``_pr_rows`` suffix.
+GROUP_NAMES = {"extractor": extractor_rows, "split": split_rows, "quality": quality_rows,
+               "image": image_pr_rows}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -380,13 +448,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--fallback-threshold", type=float, default=0.8)
     ap.add_argument("--no-cv", action="store_true", help="skip the retraining rows")
+    ap.add_argument(
+        "--groups",
+        default=",".join(GROUP_NAMES),
+        help="comma-separated row groups to run (default: all): " + ", ".join(GROUP_NAMES),
+    )
+    ap.add_argument(
+        "--modes",
+        default="fast,fidelity",
+        help="extractor modes for the quality group (default: fast,fidelity)",
+    )
     args = ap.parse_args(argv)
+    groups = [g.strip() for g in args.groups.split(",") if g.strip()]
+    unknown = sorted(set(groups) - set(GROUP_NAMES))
+    if unknown:
+        ap.error(f"--groups: unknown {unknown}; choose from {sorted(GROUP_NAMES)}")
     pages = load_pages()
     kb = sum(len(p.page.html) for p in pages) / len(pages) / 1024
     counts = {s: sum(p.source == s for p in pages) for s in SOURCES}
     print(f"{len(pages)} pages (mean {kb:.0f} KB): {counts}")
     for group in ROW_GROUPS:
-        group(pages, args)
+        if any(GROUP_NAMES[g] is group for g in groups):
+            group(pages, args)
     return 0
 
 
