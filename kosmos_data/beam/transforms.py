@@ -193,14 +193,15 @@ class ProcessArchiveFn(beam.DoFn):
     and only stubs (``Dropped.written``) go on: dropped documents, most of an archive's
     documents, never cross a shuffle, so a local run's memory does not grow with them.
 
-    An element is ``(path, split, splits)``: with ``splits`` > 1, each of ``splits``
+    An element is ``(path, split, splits, rotation)``: with ``splits`` > 1, each of ``splits``
     workers reads the whole archive (decompression and record parsing, ~10% of the
     per-record cost) but runs the steps only on the records of its chunks (record ``i`` is
     in chunk ``i // chunk_records``; split ``k`` owns the chunks ``c`` with
-    ``c % splits == k``), so one large archive uses several cores without sending a payload
-    anywhere. Which records a split owns depends only on their order in the archive, so
-    every record is processed exactly once whatever the archive holds (no guessing of
-    record boundaries), and the files written do not depend on ``splits``.
+    ``(c + rotation) % splits == k``, ``rotation`` from ``_split_archive``), so one large
+    archive uses several cores without sending a payload anywhere. Which records a split
+    owns depends only on their order in the archive, so every record is processed exactly
+    once whatever the archive holds (no guessing of record boundaries), and the files
+    written do not depend on ``splits``.
     """
 
     def __init__(
@@ -227,8 +228,8 @@ class ProcessArchiveFn(beam.DoFn):
         for step in self.steps:
             step.setup()
 
-    def process(self, element: tuple[str, int, int]) -> Iterator[object]:
-        path, split, splits = element
+    def process(self, element: tuple[str, int, int, int]) -> Iterator[object]:
+        path, split, splits, rotation = element
         start = time.monotonic()
         n = 0  # records of this archive that this split owns
         i = -1  # index of the record in the archive
@@ -240,7 +241,7 @@ class ProcessArchiveFn(beam.DoFn):
             with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
                 for rec in iter_records(f, path, self.config):
                     i += 1
-                    if (i // chunk) % splits != split:
+                    if (i // chunk + rotation) % splits != split:
                         continue
                     rows.at(i // chunk)
                     n += 1
@@ -261,7 +262,8 @@ class ProcessArchiveFn(beam.DoFn):
                     else:
                         yield from _dead(res.dead, self.counters)
         except Exception as e:
-            if ((i + 1) // chunk) % splits == split:  # the failure takes the next record's place
+            # the failure takes the next record's place
+            if ((i + 1) // chunk + rotation) % splits == split:
                 n += 1
                 prov = Provenance(path, f"<file:{path}>", 0, "", "")
                 dead = DeadLetter("read", "unreadable_file", prov, repr(e))
@@ -310,14 +312,53 @@ class ReadAndProcessArchives(beam.PTransform):
         self.skip_keys = tuple(skip_keys)
 
     def expand(self, pbegin):
-        k = self.splits
         return (
             pbegin
             | "ListArchives" >> ListArchives(self.paths, self.inputs, self.skip_keys)
-            | "SplitArchives" >> beam.FlatMap(lambda p: [(p, s, k) for s in range(k)])
-            | "SpreadArchives" >> beam.Reshuffle()
+            | "SplitArchives" >> beam.FlatMap(_split_archive, self.splits, _positions(self.paths))
+            | "SpreadArchives" >> _SpreadEvenly()
             | "ProcessArchive"
             >> beam.ParDo(self.fn).with_outputs(DROPPED_TAG, DEAD_TAG, FILE_STATS_TAG, main="docs")
+        )
+
+
+def _positions(paths: Sequence[str]) -> dict[str, int]:
+    """Each archive known at launch -> its position in sorted order (its chunk rotation)."""
+    return {p: i for i, p in enumerate(sorted(paths))}
+
+
+def _split_archive(path: str, splits: int, positions: dict[str, int]):
+    """``(path, split, splits, rotation)`` for each split of one archive.
+
+    The rotation shifts which split owns an archive's first chunk, so archives smaller than
+    ``splits`` chunks (most of a small run's archives) start on different splits and their
+    work spreads over the workers instead of piling on split 0: archive ``i`` (in sorted
+    order; archives matched by the pipeline by a stable hash of the path) starts at split
+    ``i % splits``. Which records a split owns still depends on nothing but the archive and
+    ``splits``, and the files written not even on that."""
+    rotation = positions.get(path)
+    if rotation is None:
+        rotation = stable_shard(path, splits)
+    return [(path, s, splits, rotation % splits) for s in range(splits)]
+
+
+class _SpreadEvenly(beam.PTransform):
+    """A fusion break that spreads ``(path, split, ...)`` elements over workers evenly.
+
+    ``Reshuffle`` keys elements at random; on the local FnApiRunner, which deals a grouped
+    stage's keys out to its worker processes in turn (``_GroupingBuffer.partition``), two
+    archives' busy splits then land on one worker half of the time and the other idles.
+    Keyed by the element itself (unique), in the order ``SplitArchives`` emits them, the
+    split ``k`` of every archive goes to worker ``k`` there, and with the rotation above the
+    busy chunks alternate between workers. Distributed runners balance unique keys
+    themselves."""
+
+    def expand(self, pcoll):
+        return (
+            pcoll
+            | "KeyBySplit" >> beam.Map(lambda e: (f"{e[0]}|{e[1]}", e))
+            | "GroupBySplit" >> beam.GroupByKey()
+            | "Elements" >> beam.FlatMap(lambda kv: kv[1])
         )
 
 

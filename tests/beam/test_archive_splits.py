@@ -38,3 +38,27 @@ def test_archive_splits_must_not_be_negative(tmp_path):
         run_interleaved(
             [str(SHARED / "warc" / "dolma" / "*.warc.gz")], tmp_path, "--archive-splits", "-1"
         )
+
+
+def test_small_archives_start_on_different_splits():
+    # Two archives of one chunk each, two splits: without the rotation both would be owned
+    # by split 0 and one worker of a two-process run would idle (issue 14: 2 workers).
+    from kosmos_data.beam.transforms import _positions, _split_archive
+    from kosmos_data.outputs import stable_shard
+
+    paths = ["b.warc.gz", "a.warc.gz"]
+    pos = _positions(paths)
+    elems = [e for p in sorted(paths) for e in _split_archive(p, 2, pos)]
+    assert elems == [
+        ("a.warc.gz", 0, 2, 0), ("a.warc.gz", 1, 2, 0),
+        ("b.warc.gz", 0, 2, 1), ("b.warc.gz", 1, 2, 1),
+    ]  # fmt: skip
+    owner_of_chunk0 = {
+        p: next(s for (q, s, k, r) in elems if q == p and (0 + r) % k == s) for p in paths
+    }
+    assert owner_of_chunk0 == {"a.warc.gz": 0, "b.warc.gz": 1}
+    # An archive matched by the pipeline (not known at launch) rotates by a stable hash.
+    (e,) = _split_archive("gs://x/c.warc.gz", 1, pos)
+    assert e == ("gs://x/c.warc.gz", 0, 1, 0)
+    r = {e[3] for e in _split_archive("gs://x/c.warc.gz", 3, pos)}
+    assert r == {stable_shard("gs://x/c.warc.gz", 3)}
