@@ -1,6 +1,7 @@
 """The whole interleaved job as a user runs it, on real pages: rates for ``kosmos-data plan``.
 
     python bench/scale.py [--rows 1,4,16] [--pages 990] [--files 2] [--big [--big-gb 1.0]]
+                          [--multiprocess-rows 1,16]
                           [--datatrove-python /work/venv-datatrove/bin/python]
                           [--out .cache/rates.json]
 
@@ -24,15 +25,16 @@ that two workers have an archive each). ``--big`` writes a WARC of at least ``--
 GB of these real-sized pages (a real Common Crawl archive is ~1 GB, ~35k records).
 
 Rows: start-up (the job on a 1-record WARC: what every run pays before its first page),
-1x/4x/16x (pages per CPU-second *marginal* = pages / (CPU - start-up CPU)), the 1x input with
-``--direct_num_workers 2 --direct_running_mode multi_processing`` (speed-up in wall time over
-one process, and its CPU), and, with ``--datatrove-python``, datatrove (WarcReader ->
-Trafilatura -> fastText LanguageFilter -> GopherQualityFilter -> JsonlWriter) on the same 1x
-WARC in the same run, from its own venv (it must never enter the project venv). datatrove
-would download ``lid.176.bin`` at run time, which is impossible here: its LanguageFilter is
-pointed at the ``lid.176.ftz`` shipped inside kosmos-data, the model our job uses too, so
-both identify languages with the same model. Both keep English only (threshold: ours
-``LangIdConfig.threshold``, datatrove's default 0.65).
+1x/4x/16x (pages per CPU-second *marginal* = pages / (CPU - start-up CPU)), the 1x input
+(and each of ``--multiprocess-rows``) with ``--direct_num_workers 2 --direct_running_mode
+multi_processing`` (speed-up in wall time over one process, and its CPU), and, with
+``--datatrove-python``, datatrove (WarcReader -> Trafilatura -> fastText LanguageFilter ->
+GopherQualityFilter -> JsonlWriter) on the same 1x WARC in the same run, from its own venv
+(it must never enter the project venv). datatrove would download ``lid.176.bin`` at run
+time, which is impossible here: its LanguageFilter is pointed at the ``lid.176.ftz`` shipped
+inside kosmos-data, the model our job uses too, so both identify languages with the same
+model. Both keep English only (threshold: ours ``LangIdConfig.threshold``, datatrove's
+default 0.65).
 
 The datatrove venv (never the project's): ``python3 -m venv /work/venv-datatrove &&
 /work/venv-datatrove/bin/pip install 'datatrove[processing]==0.10.1' spacy faust-cchardet
@@ -418,7 +420,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pages", type=int, default=990, help="real pages in the 1x input")
     ap.add_argument("--files", type=int, default=2, help="WARC files each input is split into")
     ap.add_argument("--repeat", type=int, default=1, help="best (least CPU) of N runs per row")
-    ap.add_argument("--no-multiprocess", action="store_true", help="skip the 2-worker row")
+    ap.add_argument("--no-multiprocess", action="store_true", help="skip the 2-worker rows")
+    ap.add_argument(
+        "--multiprocess-rows", default=None,
+        help="input multiples (of --rows) that also get a 2-worker row; default: the first",
+    )  # fmt: skip
     ap.add_argument("--big", action="store_true", help="also a >= --big-gb GB WARC (slow)")
     ap.add_argument("--big-gb", type=float, default=1.0)
     ap.add_argument(
@@ -483,11 +489,15 @@ def main(argv: list[str] | None = None) -> int:
         sizes[f"{mult}x"] = nbytes
         run_ours(f"{mult}x ({nbytes / 1e6:,.0f} MB WARC)", tmp / f"w-{mult}x", n)
     first = f"{rows[0]}x" if rows else None
-    multi = None
-    if first and not args.no_multiprocess:
+    multi: dict[int, dict] = {}
+    mp_rows = (
+        [int(x) for x in args.multiprocess_rows.split(",")] if args.multiprocess_rows else rows[:1]
+    )
+    if rows and not args.no_multiprocess:
         flags = ["--direct_num_workers", "2", "--direct_running_mode", "multi_processing"]
-        n = args.pages * rows[0]
-        multi = run_ours(f"{first} 2 workers multi_proc", tmp / f"w-{first}", n, flags)
+        for mult in (m for m in mp_rows if m in rows):
+            n = args.pages * mult
+            multi[mult] = run_ours(f"{mult}x 2 workers multi_proc", tmp / f"w-{mult}x", n, flags)
     if args.big:
         n = write_warc_bytes(pages, int(args.big_gb * 1e9), args.files, tmp / "w-big")
         sizes["big"] = sum(p.stat().st_size for p in (tmp / "w-big").glob("*.warc.gz"))
@@ -516,12 +526,14 @@ def main(argv: list[str] | None = None) -> int:
 
     print()
     first_row = next((v for k, v in results.items() if k.startswith(f"{first} (")), None)
-    if first_row and multi and "error" not in first_row and "error" not in multi:
-        print(
-            f"2 workers (multi_processing) vs 1 on {first}: wall speed-up "
-            f"{first_row['wall_s'] / multi['wall_s']:.2f}x, CPU {multi['cpu_s']:.1f} vs "
-            f"{first_row['cpu_s']:.1f} CPU-s ({multi['cpu_s'] / first_row['cpu_s']:.2f}x)"
-        )
+    for mult, mrow in multi.items():
+        one = next((v for k, v in results.items() if k.startswith(f"{mult}x (")), None)
+        if one and "error" not in one and "error" not in mrow:
+            print(
+                f"2 workers (multi_processing) vs 1 on {mult}x: wall speed-up "
+                f"{one['wall_s'] / mrow['wall_s']:.2f}x, CPU {mrow['cpu_s']:.1f} vs "
+                f"{one['cpu_s']:.1f} CPU-s ({mrow['cpu_s'] / one['cpu_s']:.2f}x)"
+            )
     if dt and first_row and "error" not in dt and "error" not in first_row:
         n = args.pages * rows[0]
         ratio_total = (n / first_row["cpu_s"]) / (n / dt["cpu_s"])
