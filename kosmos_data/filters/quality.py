@@ -13,11 +13,20 @@ what a *segment* is here. Its extraction (``TAG_TO_SEP`` in ``obelics/utils/
 simplification_utils.py``) ends a paragraph at ``p``, ``h1``-``h6``, ``ul``/``ol``/``dl`` and
 ``blockquote``, while ``div``, ``section``, ``dd``/``dt`` and ``figcaption`` only break the
 line inside one; our blocks end at every block element, so a node here is an OBELICS paragraph or
-one line of it (a list item, a ``div`` line): slightly finer, which makes the short-node rules
-(``too_few_words``, ``special_characters``) remove a little more than OBELICS would on lists
-and ``div``-built pages. A **line** (Gopher, C4) is the same ``"\\n"``-separated block; a
-**paragraph** (Gopher's ``"\\n\\n"`` unit) is a text segment, since ``Document.text`` joins
-segments with a blank line. The **document** is ``Document.text`` after node cleaning.
+one line of it (a list item, a ``div`` line). OBELICS' simplified DOM keeps no ``li``,
+``table``/``tr``/``td`` or ``pre`` (``tags_attributes.py``: not in its structure tags), so
+a whole list or table is one paragraph there, and a heading is a paragraph of its own. Our
+blocks do not record their tag, so the form rules (``too_few_words``, ``no_punctuation``),
+which cannot tell a heading, a list item or a line of dialogue from a menu by its words,
+judge a block *with its context* (``node_context``): a run of such blocks is kept when the
+block right after it is kept (it heads or lists what follows), as jusText's context rule
+does (Pomikálek 2011, ch. 4), unless it ends the document, precedes a removed block, or its
+text repeats in the document (a template string such as "Advertisement"). The content
+rules (``too_many_words``, ``special_characters``, ``flagged_words``, ``word_repetition``)
+and the C4 line rules judge each block alone. A **line** (Gopher, C4) is the same
+``"\\n"``-separated block; a **paragraph** (Gopher's ``"\\n\\n"`` unit) is a text segment,
+since ``Document.text`` joins segments with a blank line. The **document** is
+``Document.text`` after node cleaning.
 
 Thresholds, their sources and units (every one is a ``QualityConfig`` field). The rules
 were re-read in OBELICS' ``obelics/processors/web_document_filtering.py`` and ``obelics/utils``
@@ -30,6 +39,12 @@ this table). "Adapted" says where the unit or the rule differs from the source, 
 field                        default    unit      source; adaptation
 ===========================  =========  ========  =============================================
 **node level**
+node_context                 True       run of    Adapted (see Units): a block failing only
+                                        blocks    ``too_few_words`` / ``no_punctuation`` is kept
+                                                  when the block after it is kept; False is
+                                                  the rule per block. On the dev pages the
+                                                  per-block rules removed 681 blocks (1,444
+                                                  gold tokens, 328 other) on readability
 node_min_words               4          block     OBELICS ``number_words_node_level_min_cutoff``
                                                   (C4 keeps lines with >= 5 words). OBELICS
                                                   strips special characters (digits too) off
@@ -116,12 +131,16 @@ language-ID and perplexity rules are off in its own config.
 Measured on the extraction-dev pages (``bench/extract_quality.py --groups quality``: kept
 documents, token P/R per page, fast extractor). With the published special-character set and
 C4's bare "javascript" substring, the stage cost 0.021 (ScrapingHub) and 0.061 (readability)
-of recall; with the two adaptations above it costs 0.008 and 0.026, precision still above the
-extraction's. What is left on readability is mostly OBELICS' unit difference on lists and
-headings (``too_few_words``, ``no_punctuation`` on single list items that OBELICS would judge
-inside one ``<ul>`` paragraph) and code blocks (``special_characters``; a page whose code
-survives is then dropped whole by C4's ``curly_bracket``). ``--groups quality`` prints the
-gold and other tokens each rule removes, per source.
+of recall; with the digit and javascript adaptations 0.008 and 0.026; with ``node_context``
+as well 0.005 and 0.011 (mean token P/R of kept documents: ScrapingHub P 0.963 -> 0.964,
+R 0.995 -> 0.990; readability P 0.979 -> 0.981, R 0.973 -> 0.963), precision still at or
+above the extraction's. What is left on readability is code blocks (``special_characters``,
+~900 gold tokens: OBELICS' own unit, the ``pre`` paragraph, would go too; kept, a page's
+code would then drop it whole by C4's ``curly_bracket``), a few long repetitive gold
+paragraphs (``word_repetition``) and two 90-word paragraphs with one flagged word.
+``--groups quality`` prints the gold and other tokens each rule removes, per source;
+``bench/quality_speed.py`` checks ``node_context=False`` against a base revision and times
+both.
 
 Design notes
 ------------
@@ -228,9 +247,17 @@ def tokenize(text: str) -> list[str]:
     any non-ASCII character, and for the English target the difference (accented capitals)
     does not move any ratio measurably.
     """
+    return _word_text(text).split()
+
+
+def _word_text(text: str) -> str:
+    """``text`` with punctuation turned into spaces and ASCII letters lower-cased; newlines
+    are kept, so ``_word_text(t).split("\\n")[i].split() == tokenize(t.split("\\n")[i])``
+    (every replacement is character-local): the node level tokenises a whole segment in
+    one pass and splits it into blocks afterwards."""
     if not text.isascii():
         text = _UNICODE_PUNCT_RE.sub(" ", text.replace("’", "'"))
-    return text.encode("utf-8").translate(_LOWER_AND_SPACE).decode("utf-8").split()
+    return text.encode("utf-8").translate(_LOWER_AND_SPACE).decode("utf-8")
 
 
 def special_char_count(text: str, digits: bool = True) -> int:
@@ -297,6 +324,7 @@ class QualityConfig:
     node_punctuation_min_words: int | None = 12
     node_max_word_repetition: float | None = 0.10
     node_word_repetition_n: int = 5
+    node_context: bool = True
     drop_javascript_lines: bool = True
     drop_policy_lines: bool = True
     # -- document level (Gopher A.1.1 / table A1; OBELICS doc level; C4) ----------------------
@@ -341,7 +369,7 @@ class QualityConfig:
                         raise bad(f.name, "values must be ratios in [0, 1]")
                 # normalise to sorted pairs: immutable, hashable and picklable
                 object.__setattr__(self, f.name, tuple(sorted(items)))
-            elif f.name.startswith("drop_") or f.name == "node_special_digits":
+            elif f.name.startswith("drop_") or f.name in ("node_special_digits", "node_context"):
                 if not isinstance(v, bool):
                     raise bad(f.name, "must be a bool")
             elif f.name == "flagged_words_path":
@@ -440,10 +468,20 @@ def _ngram_chars(cum_len: np.ndarray, n: int) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 
 
+#: Node rules that judge a block by its length or form alone (see ``node_context``).
+SOFT_NODE_RULES = frozenset({"too_few_words", "no_punctuation"})
+
+
 def _node_reason(text: str, words: list[str], config: QualityConfig, flagged: frozenset[str]):
-    """Why a text node should be removed by the per-node OBELICS rules (repetition aside)."""
+    """Why a text node should be removed by the per-node OBELICS rules (repetition aside).
+
+    With ``node_context`` the content rules (``too_many_words``, ``special_characters``,
+    ``flagged_words``) are checked before the form rules (``too_few_words``,
+    ``no_punctuation``), so that a form reason means "no content rule fired": only such a
+    block may be kept by its context. Without it, the published order.
+    """
     n = len(words)
-    if n < config.node_min_words:
+    if not config.node_context and n < config.node_min_words:
         return "too_few_words"
     if n > config.node_max_words:
         return "too_many_words"
@@ -453,10 +491,12 @@ def _node_reason(text: str, words: list[str], config: QualityConfig, flagged: fr
         > config.node_max_special_ratio
     ):
         return "special_characters"
-    if flagged and not flagged.isdisjoint(words):
+    if flagged and n and not flagged.isdisjoint(words):
         hits = sum(1 for w in words if w in flagged)
         if hits / n > config.node_max_flagged_ratio:
             return "flagged_words"
+    if n < config.node_min_words:
+        return "too_few_words"
     if (
         config.node_punctuation_min_words is not None
         and n >= config.node_punctuation_min_words
@@ -513,15 +553,37 @@ def _node_repetition(node_words: list[list[str]], hashes: np.ndarray, n: int) ->
     return reps / np.maximum(total, 1)
 
 
+def _keep_by_context(keep: list[bool], soft: list[bool]) -> None:
+    """Resolve the form-only removals by context, in place (``node_context``).
+
+    ``keep`` holds every text block of the document in order (images are transparent);
+    ``soft`` marks the blocks whose only fault is a form rule and whose text occurs once in
+    the document's form-only blocks. A maximal run of such blocks is kept when the block
+    right after it is kept: a heading, a list or a lead-in belongs to the content it
+    introduces (jusText's context rule, Pomikálek 2011, ch. 4: short blocks take the class
+    of the good blocks around them, headings that of the text they head). A run at the end
+    of the document, or before a removed block, is removed. A form-only block repeated in
+    the document ("Advertisement" before every section) is a template string, the target of
+    Gopher's duplicate-line rule and of OBELICS' line deduplication: context never keeps it.
+    """
+    nxt = False  # the block after the current position is kept (end of document: no)
+    for i in range(len(keep) - 1, -1, -1):
+        if soft[i]:
+            keep[i] = nxt
+        else:
+            nxt = keep[i]
+
+
 def _clean(doc: Document, config: QualityConfig):
     """``clean_segments`` that also returns the kept words and their hashes (for reuse)."""
     removed: Counter[str] = Counter()
     flagged = config.flagged_words if config.node_max_flagged_ratio is not None else frozenset()
     line_rules = config.drop_javascript_lines or config.drop_policy_lines
-    # per node (block) that passed the cheap rules: (segment index, block text, words)
-    cand_seg: list[int] = []
-    cand_text: list[str] = []
-    cand_words: list[list[str]] = []
+    # every text block that survived the line rules, in document order
+    blk_seg: list[int] = []
+    blk_text: list[str] = []
+    blk_words: list[list[str]] = []
+    blk_reason: list[str | None] = []
     touched: set[int] = set()  # text segments that lost at least one line or block
     for idx, seg in enumerate(doc.segments):
         if seg.image is not None:
@@ -530,34 +592,45 @@ def _clean(doc: Document, config: QualityConfig):
         cleaned = _strip_boilerplate_lines(text, config, removed) if line_rules else text
         if cleaned is not text:
             touched.add(idx)
-        for block in cleaned.split("\n"):
+        for block, word_line in zip(
+            cleaned.split("\n"), _word_text(cleaned).split("\n"), strict=True
+        ):
             if not block.strip():
                 continue
-            words = tokenize(block)
-            reason = _node_reason(block, words, config, flagged)
-            if reason is not None:
-                removed[reason] += 1
-                touched.add(idx)
-                continue
-            cand_seg.append(idx)
-            cand_text.append(block)
-            cand_words.append(words)
+            words = word_line.split()
+            blk_seg.append(idx)
+            blk_text.append(block)
+            blk_words.append(words)
+            blk_reason.append(_node_reason(block, words, config, flagged))
 
-    all_words = [w for ws in cand_words for w in ws]
-    hashes = _word_hashes(all_words)
-    keep = np.ones(len(cand_seg), dtype=bool)
-    n_rep = config.node_word_repetition_n
-    if config.node_max_word_repetition is not None and cand_seg:
-        ratios = _node_repetition(cand_words, hashes, n_rep)
-        keep = ratios <= config.node_max_word_repetition
-        for i in np.flatnonzero(~keep).tolist():
-            removed["word_repetition"] += 1
-            touched.add(cand_seg[i])
+    context = config.node_context
+    # word repetition: judged on every block no content rule removed
+    cand = [i for i, r in enumerate(blk_reason) if r is None or (context and r in SOFT_NODE_RULES)]
+    cand_words = [blk_words[i] for i in cand]
+    hashes = _word_hashes([w for ws in cand_words for w in ws])
+    if config.node_max_word_repetition is not None and cand:
+        ratios = _node_repetition(cand_words, hashes, config.node_word_repetition_n)
+        for j in np.flatnonzero(ratios > config.node_max_word_repetition).tolist():
+            blk_reason[cand[j]] = "word_repetition"
+    keep = [r is None for r in blk_reason]
+    if context:
+        soft = [r in SOFT_NODE_RULES for r in blk_reason]
+        repeats = Counter(t for t, sf in zip(blk_text, soft, strict=True) if sf)
+        _keep_by_context(
+            keep, [sf and repeats[t] == 1 for t, sf in zip(blk_text, soft, strict=True)]
+        )
 
     kept_blocks: dict[int, list[str]] = {}
-    for idx, block, k in zip(cand_seg, cand_text, keep.tolist(), strict=True):
+    all_words: list[str] = []
+    for idx, block, words, reason, k in zip(
+        blk_seg, blk_text, blk_words, blk_reason, keep, strict=True
+    ):
         if k:
             kept_blocks.setdefault(idx, []).append(block)
+            all_words.extend(words)
+        else:
+            removed[reason] += 1
+            touched.add(idx)
     out: list[Segment] = []
     for idx, seg in enumerate(doc.segments):
         if seg.image is None:
@@ -568,10 +641,8 @@ def _clean(doc: Document, config: QualityConfig):
         out.append(seg)
     doc.segments[:] = out
 
-    if not keep.all():
-        sizes = np.fromiter(map(len, cand_words), dtype=np.int64, count=len(cand_words))
-        hashes = hashes[np.repeat(keep, sizes)]
-        all_words = [w for ws, k in zip(cand_words, keep.tolist(), strict=True) if k for w in ws]
+    if len(all_words) != len(hashes):
+        hashes = _word_hashes(all_words)
     quality = doc.meta.setdefault("quality", {})
     if isinstance(quality, dict):
         quality["nodes_removed"] = sum(removed.values())

@@ -166,14 +166,15 @@ def test_clean_segments_removes_boilerplate_keeps_images_and_order() -> None:
         Segment(text=ART[1]),
         img(1),
         Segment(text="This site uses cookies. By continuing you accept our privacy policy."),
-        Segment(text="Share"),
-        Segment(text=NAV),
         Segment(text=ART[2] + "\nWe use cookies to improve your experience on our site."),
         img(2),
         Segment(text="Watch free porn videos and live cams here, every day."),
         Segment(text="1,234 | 5,678 | 9,012 | 3,456 | 7,890 | 2,345"),
         Segment(text="buy cheap shoes online now, " * 6),
         Segment(text=ART[3]),
+        # form-only blocks with no kept text after them (``node_context``)
+        Segment(text="Share"),
+        Segment(text=NAV),
     ]
     doc = make_doc(segs)
     counts = clean_segments(doc, CFG)
@@ -328,13 +329,42 @@ def test_long_article_run_is_judged_block_by_block(name: str) -> None:
 
 
 def test_short_boilerplate_block_inside_a_segment_is_removed_alone() -> None:
-    """A 'Share' line between two paragraphs of one segment goes; its neighbours stay."""
-    seg = Segment(text=f"{ART[0]}\nShare\n{ART[1]}")
+    """A trailing 'Share' line goes (nothing after it to belong to); its neighbours stay. A
+    short line that heads a kept block stays with it (``node_context``)."""
+    seg = Segment(text=f"{ART[0]}\n{ART[1]}\nShare")
     doc = make_doc([seg, img(1)])
     removed = clean_segments(doc, CFG)
     assert removed == {"too_few_words": 1}
     assert doc.segments[0].text == f"{ART[0]}\n{ART[1]}"
     assert doc.segments[1].image is not None
+    headed = make_doc([Segment(text=f"{ART[0]}\nThe second part\n{ART[1]}\nShare"), img(1)])
+    assert clean_segments(headed, CFG) == {"too_few_words": 1}
+    assert headed.segments[0].text == f"{ART[0]}\nThe second part\n{ART[1]}"
+    old = make_doc([Segment(text=f"{ART[0]}\nThe second part\n{ART[1]}"), img(1)])
+    assert clean_segments(old, QualityConfig(node_context=False)) == {"too_few_words": 1}
+
+
+def test_context_rule_units() -> None:
+    """Form-only blocks (``too_few_words``, ``no_punctuation``) are kept when the block after
+    them is kept, across images; never at the document's end, before a removed block, or
+    when their text repeats in the document (a template string)."""
+    head, lead = "Step one", "Make these tools ready before you start"  # 2 words; 7 words
+    items = ["Glue", "A ruler", "Scissors"]
+    tail = f"Figure notes\n{ART[1]}\nMore\n@@@@ #### $$$$ ****\nEnd"
+    doc = make_doc(
+        [Segment(text="\n".join([head, lead, *items, ART[0]])), img(1), Segment(text=tail)]
+    )
+    removed = clean_segments(doc, CFG)
+    assert doc.segments[0].text == "\n".join([head, lead, *items, ART[0]])
+    assert doc.segments[2].text == f"Figure notes\n{ART[1]}"
+    assert removed == {"too_few_words": 2, "special_characters": 1}
+    # a heading right before an image heads the text after the image
+    doc = make_doc([Segment(text=f"{ART[0]}\nThe pictures"), img(1), Segment(text=ART[1])])
+    assert clean_segments(doc, CFG) == {}
+    # repeated short lines are template strings, even before kept text
+    doc = make_doc([Segment(text=f"Advertisement\n{ART[0]}\nAdvertisement\n{ART[1]}")])
+    assert clean_segments(doc, CFG) == {"too_few_words": 2}
+    assert doc.segments[0].text == f"{ART[0]}\n{ART[1]}"
 
 
 # -- the quality stage keeps the content (issue 12 item 2): real dev pages --------------------
@@ -428,3 +458,48 @@ def test_node_special_ratio_leaves_digits_out() -> None:
         assert clean_segments(doc, QualityConfig(node_special_digits=digits)) == expected
     with pytest.raises(ValueError, match="node_special_digits"):
         QualityConfig(node_special_digits=1)  # type: ignore[arg-type]
+
+
+# -- headings and list items are kept with the content they introduce (node_context) --------
+
+
+@pytest.mark.parametrize(
+    ("name", "needles"),
+    [
+        # section headings between paragraphs (too_few_words)
+        ("dropbox-blog", ["Task scheduling", "Priority based execution", "Ownership model"]),
+        # a ranked list of one- to three-word items after its lead-in (too_few_words)
+        ("cnn", ["1. Finland", "7. United Kingdom", "10. United States"]),
+        # bullet points without punctuation, >= 12 words each (no_punctuation)
+        ("bbc-1", ["He is confident the Iran nuclear deal will be passed by Congress"]),
+    ],
+)
+def test_headings_and_list_items_survive(name: str, needles: list[str]) -> None:
+    """Judged alone, these gold blocks fell to the form rules (the old unit: every block a
+    node); OBELICS' paragraph holds a whole list, and a heading belongs to its section."""
+    doc = _dev_doc(name)
+    assert all(n in _blocks(doc) for n in needles)
+    verdict, _ = judge(doc, QualityConfig())
+    assert verdict is None, (verdict, doc.meta["quality"])
+    assert all(n in _blocks(doc) for n in needles), [n for n in needles if n not in _blocks(doc)]
+    doc = _dev_doc(name)
+    judge(doc, QualityConfig(node_context=False))
+    assert not any(n in _blocks(doc) for n in needles)
+
+
+def test_trailing_labels_and_repeated_placeholders_still_go() -> None:
+    """Boilerplate the context rule must not keep: the labels after an article's last
+    paragraph ("More about:", "Hotels", "Reuse content") and an ad placeholder repeated
+    110 times before the sections of a long page (kept, it also sank the page by Gopher's
+    duplicate-line fraction)."""
+    doc = _dev_doc("bug-1255978")
+    labels = ["More about:", "Hotels", "Hygiene", "Reuse content"]
+    assert all(x in _blocks(doc) for x in labels)
+    verdict, removed = judge(doc, QualityConfig())
+    assert verdict is None and removed["too_few_words"] >= len(labels)
+    assert not any(x in _blocks(doc) for x in labels)
+    doc = _dev_doc("lazy-image-2")
+    assert _blocks(doc).count("Advertisement") >= 100
+    verdict, removed = judge(doc, QualityConfig())
+    assert verdict is None, (verdict, doc.meta["quality"])
+    assert "Advertisement" not in _blocks(doc)
