@@ -22,6 +22,14 @@ from kosmos_data.config import as_jsonable
 from kosmos_data.decontam import CUT_COUNTER, DecontamConfig, DecontamStep, build_index
 from kosmos_data.decontam.index import TaskIndex
 from kosmos_data.decontam.report import TaskReport, build_report, dumps
+from kosmos_data.dedup import DedupConfig
+from kosmos_data.dedup.steps import dedup_steps
+from kosmos_data.stages import funnel_stages
+
+#: The corpus stages' funnel rows, in order, from their steps' names: every deduplication
+#: stage, then decontamination. Every job that runs them lists all of them, also the ones a
+#: run disables (``funnel.json: decontamination`` says when it was skipped).
+CORPUS_STAGES: tuple[str, ...] = funnel_stages((*dedup_steps(DedupConfig()), DecontamStep))
 
 
 def write_index(config: DecontamConfig, path: str) -> tuple[DecontamConfig, TaskIndex]:

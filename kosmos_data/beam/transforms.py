@@ -404,9 +404,9 @@ class _WriteFunnelFn(beam.DoFn):
     def process(self, pairs: list[tuple[tuple[str, str, str], int]]) -> Iterator[str]:
         import json
 
-        from kosmos_data.funnel import INTERLEAVED_STAGES, build_funnel
+        from kosmos_data.funnel import build_funnel
 
-        order = self.extra.get("stage_order") or INTERLEAVED_STAGES  # each job names its stages
+        order = self.extra["stage_order"]  # each job's, from its ordered stages
         funnel = build_funnel(dict(pairs), stage_order=order, extra=self.extra)
         publish_bytes(self.path, json.dumps(funnel, indent=2).encode("utf-8") + b"\n")
         yield self.path
