@@ -27,7 +27,6 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from kosmos_data import __version__, rundir
 from kosmos_data.beam.decontam import CORPUS_STAGES, add_dedup_stages
-from kosmos_data.beam.images import STAGE as IMAGES_STAGE
 from kosmos_data.beam.images import FetchImages, check_status_from
 from kosmos_data.beam.inputs import expand_inputs
 from kosmos_data.beam.shards import WriteShards
@@ -37,6 +36,7 @@ from kosmos_data.decontam import DecontamConfig
 from kosmos_data.dedup import DedupConfig
 from kosmos_data.filters.langid import LangIdConfig
 from kosmos_data.images.config import ImageConfig
+from kosmos_data.images.corpus import RebuildStep
 from kosmos_data.outputs import OutputConfig
 from kosmos_data.rundir import RunDir
 from kosmos_data.safety.pii import PiiConfig
@@ -154,7 +154,7 @@ def steps(config: CaptionsConfig) -> tuple[object, ...]:
 
 def stages(config: CaptionsConfig) -> list[str]:
     """The job's funnel stage order, from its ordered stages."""
-    return stage_order("read", *steps(config), *CORPUS_STAGES, IMAGES_STAGE)
+    return stage_order("read", *steps(config), *CORPUS_STAGES, RebuildStep)
 
 
 def build(

@@ -149,7 +149,7 @@ class WriteRunOutputs(beam.PTransform):
 def stage_order(*stages: object) -> list[str]:
     """``funnel.json: stage_order`` of a job, from its ordered stages: steps (their funnel
     stages, ``kosmos_data.stages.funnel_stages``) and the names of stages that are not steps
-    (``read``, ``kosmos_data.beam.decontam.CORPUS_STAGES``, ``images``). Every job derives
+    (``read``, ``kosmos_data.beam.decontam.CORPUS_STAGES``). Every job derives
     it here, so a step added to a job's chain is in its funnel table."""
     return list(funnel_stages(stages))
 

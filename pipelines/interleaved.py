@@ -32,7 +32,6 @@ from kosmos_data.beam.checkpoint import (
     prepare_checkpoints,
 )
 from kosmos_data.beam.decontam import CORPUS_STAGES, add_dedup_stages
-from kosmos_data.beam.images import STAGE as IMAGES_STAGE
 from kosmos_data.beam.images import add_image_stage, check_status_from
 from kosmos_data.beam.inputs import expand_inputs
 from kosmos_data.beam.report_stats import CorpusBreakdowns
@@ -53,6 +52,7 @@ from kosmos_data.extract import ExtractConfig
 from kosmos_data.filters.langid import LangIdConfig
 from kosmos_data.filters.quality import QualityConfig
 from kosmos_data.images.config import ImageConfig
+from kosmos_data.images.corpus import RebuildStep
 from kosmos_data.inputs import InputConfig, matched_by_pipeline
 from kosmos_data.outputs import OutputConfig
 from kosmos_data.prefilter import PrefilterConfig
@@ -226,7 +226,7 @@ def steps(config: InterleavedConfig) -> tuple[object, ...]:
 
 def stages(config: InterleavedConfig) -> list[str]:
     """The job's funnel stage order, from its ordered stages."""
-    return stage_order("read", *steps(config), *CORPUS_STAGES, IMAGES_STAGE)
+    return stage_order("read", *steps(config), *CORPUS_STAGES, RebuildStep)
 
 
 def per_file_sections(config: InterleavedConfig) -> tuple[str, ...]:

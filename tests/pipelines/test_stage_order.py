@@ -1,6 +1,7 @@
 """Every job is an ordered list of stages: its funnel stage order comes from that list, and
-every stage that drops records in it is a core step routed by the shared transforms
-(``ApplyStep``, or ``ProcessArchiveFn`` for the interleaved job's per-archive chain).
+every stage that drops records in it (per-record steps, deduplication, decontamination,
+the image stage) is a core step routed by the shared transforms (``ApplyStep``, or
+``ProcessArchiveFn`` for the interleaved job's per-archive chain).
 
 The graphs are built, not run: each job's ``ApplyStep`` steps and per-archive chain are read
 from the pipeline and compared with the ``stage_order`` its ``WriteFunnel`` records, so a
@@ -72,13 +73,13 @@ def table(tmp_path) -> str:
     return str(path)
 
 
-def _check(graph: _Graph, steps, before=("read",), after=()) -> None:
+def _check(graph: _Graph, steps, before=("read",), after=(), fetched=False) -> None:
     per_record = [s.name for s in steps]
-    # the declared steps, then every corpus stage, are routed by the shared transforms
+    # the declared steps, every corpus stage and the image stage when images are fetched,
+    # are routed by the shared transforms
     assert graph.chain + graph.routed[: len(per_record) - len(graph.chain)] == per_record
-    assert list(dict.fromkeys(graph.routed[len(per_record) - len(graph.chain) :])) == list(
-        CORPUS_STAGES
-    )
+    rest = list(dict.fromkeys(graph.routed[len(per_record) - len(graph.chain) :]))
+    assert rest == [*CORPUS_STAGES, *(["images"] if fetched else [])]
     # every routed stage is in the funnel's order, which is exactly the declared one
     assert set(graph.chain + graph.routed) <= set(graph.stage_order)
     want = [*before, *funnel_stages(steps), *CORPUS_STAGES, *after]  # extract: decode, extract
@@ -99,22 +100,26 @@ def test_text_job(tmp_path, table, tasks):
     _check(_graph(text.build, off), text.steps(off))
 
 
-def test_captions_job(tmp_path, table, tasks):
+@pytest.mark.parametrize("fetch", [True, False])
+def test_captions_job(tmp_path, table, tasks, fetch):
     config = captions.CaptionsConfig(
         inputs=(table,), output=str(tmp_path / "run"), decontam=tasks,
-        images=ImageConfig(fetch=False),
+        images=ImageConfig(fetch=fetch),
     )  # fmt: skip
-    _check(_graph(captions.build, config), captions.steps(config), after=("images",))
+    graph = _graph(captions.build, config)
+    _check(graph, captions.steps(config), after=("images",), fetched=fetch)
     assert captions.stages(config)[:4] == ["read", "caption_filter", "langid", "pii"]
 
 
-def test_interleaved_job(tmp_path, tasks):
+@pytest.mark.parametrize("fetch", [True, False])
+def test_interleaved_job(tmp_path, tasks, fetch):
     config = interleaved.InterleavedConfig(
-        archives=(str(tmp_path / "a.warc.gz"),), output=str(tmp_path / "run"), decontam=tasks
-    )
+        archives=(str(tmp_path / "a.warc.gz"),), output=str(tmp_path / "run"), decontam=tasks,
+        images=ImageConfig(fetch=fetch),
+    )  # fmt: skip
     graph = _graph(interleaved.build, config)
     assert graph.chain == [s.name for s in interleaved.steps(config)]
-    _check(graph, interleaved.steps(config), after=("images",))
+    _check(graph, interleaved.steps(config), after=("images",), fetched=fetch)
     # the per-archive checkpoints depend on the reader's and every step's config
     desc = interleaved.per_file_description(config)
     assert list(desc["config"]) == ["read", *(s.name for s in interleaved.steps(config))]
