@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kosmos_data.decontam import DecontamConfig, Decontaminator
+from kosmos_data.decontam import DecontamConfig, DecontamStep
 from kosmos_data.decontam.index import TaskIndex
 from kosmos_data.decontam.loaders import load_tasks
 from kosmos_data.records import Document, Provenance, Segment
@@ -60,11 +60,11 @@ def main() -> None:
             text = f"{text[:cut]} {rng.choice(passages)} {text[cut:]}"
         prov = Provenance("w", str(i), i, f"https://s.test/{i}", "")
         docs.append(Document(str(i), prov, [Segment(text=text)], "fast"))
-    step = Decontaminator(DecontamConfig(tasks=("bench",)), index=index)
+    step = DecontamStep(DecontamConfig(tasks=("bench",)), index=index)
     best = float("inf")
     for _ in range(3):
         t = time.process_time()
-        removed = sum(step(d).reason is not None for d in docs)
+        removed = sum(step(d).verdict is not None for d in docs)
         best = min(best, time.process_time() - t)
     print(f"decontamination, {len(docs)} documents of 1,000 words ({removed} with a planted "
           f"passage): {len(docs) / best:.0f} docs/s/core")  # fmt: skip

@@ -38,41 +38,19 @@ EXTRACT_CONFIDENCE = "extract_confidence"
 #: PII replaced in kept text, reason = kind (email, ip, phone); ``kosmos_data.safety.pii``.
 PII_REPLACED = "pii_replaced"
 
-#: Deduplication and decontamination, in order: every job that runs them lists them.
-CORPUS_STAGES: tuple[str, ...] = (
-    "dedup_url",
-    "dedup_text",
-    "dedup_images",
-    "dedup_near",
-    "decontam",
-)
-#: Stage order of the interleaved pipeline, for the table.
-INTERLEAVED_STAGES: tuple[str, ...] = (
-    "read",
-    "prefilter",
-    "optout",
-    "decode",
-    "extract",
-    "sampling",
-    "langid",
-    "quality",
-    "pii",
-    *CORPUS_STAGES,
-    "images",
-)
-
 CountKey = tuple[str, str, str]
 
 
 def build_funnel(
     counts: Mapping[CountKey, int],
-    stage_order: Sequence[str] = INTERLEAVED_STAGES,
+    stage_order: Sequence[str],
     extra: Mapping[str, object] | None = None,
 ) -> dict[str, object]:
     """Assemble ``funnel.json`` from per-key counts.
 
-    Stages not in ``stage_order`` are appended in sorted order, so a new stage can never be
-    silently left out of the table.
+    ``stage_order`` is the job's, derived from its ordered stages
+    (``pipelines.common.stage_order``). Stages not in it are appended in sorted order, so a
+    new stage can never be silently left out of the table.
     """
 
     def by(kind: str) -> dict[str, dict[str, int]]:

@@ -3,15 +3,22 @@
 Each step is a small picklable object with ``name`` (the funnel stage), ``setup()`` for heavy
 resources (Beam calls it once per DoFn instance), and a call that returns an ``Outcome``:
 
-- kept: ``verdict`` None; ``record`` is the record passed on when the step changed its type
-  (extraction turns a ``RawPage`` into a ``Document``), else the input goes on;
-- dropped: ``verdict`` is a stable snake_case reason;
+- kept: ``verdict`` None; ``record`` is the record passed on when it is not the input
+  (extraction turns a ``RawPage`` into a ``Document``; a step given a record together with a
+  decision, such as deduplication's ``(document, kept id)``, passes the document on), else
+  the input goes on;
+- dropped: ``verdict`` is a stable snake_case reason; ``record``, when set, is the record
+  ``dropped/`` shows (decontamination's cut document, deduplication's document);
 - dead letter: ``dead`` is a ``DeadLetter`` (bad input, not filtering);
 
 plus ``counters`` to add to the funnel (images dropped per reason, text nodes removed per
-reason, ...). The Beam layer (``kosmos_data.beam``) only routes outcomes, through one
-transform (``ApplyStep``) or, for the per-archive chain, one DoFn that runs ``run_steps``;
-every decision lives here, testable without a runner.
+reason, ...) and ``report``: items for a stage's own report (decontamination: the n-grams
+matched per task, for ``contamination.json``). The Beam layer (``kosmos_data.beam``) only
+routes outcomes, through one transform (``ApplyStep``) or, for the per-archive chain, one
+DoFn that runs ``run_steps``; both build their ``Dropped`` with ``dropped_of``. Every
+decision lives in the core, testable without a runner: the per-record steps here, the
+per-document decisions of deduplication after its grouping (``kosmos_data.dedup.steps``)
+and decontamination (``kosmos_data.decontam.DecontamStep``).
 """
 
 from __future__ import annotations
@@ -46,9 +53,10 @@ class Outcome:
 
     verdict: Verdict = None
     counters: dict[Counter, int] = field(default_factory=dict)
-    record: object | None = None  # the kept record, when the step made a new one
+    record: object | None = None  # the record the outcome is about, when not the input
     dead: DeadLetter | None = None
     detail: str = ""  # why, for ``dropped/`` (e.g. the exact opt-out signal)
+    report: tuple = ()  # items for the stage's own report (``ApplyStep``'s ``report`` output)
 
     def kept(self, record: object) -> object | None:
         """The record to pass on, or None when the step dropped or dead-lettered it."""
@@ -67,6 +75,15 @@ class StepsResult:
     dead: DeadLetter | None = None
 
 
+def dropped_of(stage: str, record: object, outcome: Outcome) -> Dropped:
+    """The ``Dropped`` of a dropped outcome: the stage, the reason and its detail, the
+    provenance of the record the outcome is about (``outcome.record`` when set, else the
+    step's input), and that record itself when it is a document (for ``dropped/``)."""
+    subject = record if outcome.record is None else outcome.record
+    doc = subject if isinstance(subject, Document) else None
+    return Dropped(stage, outcome.verdict, subject.provenance, outcome.detail, document=doc)
+
+
 def run_steps(steps: Sequence[object], record: object, counters: dict[Counter, int]) -> StepsResult:
     """Apply ``steps`` in order until one drops or dead-letters the record.
 
@@ -80,20 +97,22 @@ def run_steps(steps: Sequence[object], record: object, counters: dict[Counter, i
         if outcome.dead is not None:
             return StepsResult(dead=outcome.dead)
         if outcome.verdict is not None:
-            doc = record if isinstance(record, Document) else None
-            dropped = Dropped(
-                step.name, outcome.verdict, record.provenance, outcome.detail, document=doc
-            )
-            return StepsResult(dropped=dropped)
+            return StepsResult(dropped=dropped_of(step.name, record, outcome))
         if outcome.record is not None:
             record = outcome.record
     return StepsResult(record=record)
 
 
-def funnel_stages(steps: Sequence[object]) -> tuple[str, ...]:
-    """The funnel stages a chain of steps reports, in order: a step's ``stages`` when it
-    reports more than one (extraction: ``decode``, then ``extract``), else its ``name``."""
-    return tuple(stage for step in steps for stage in getattr(step, "stages", (step.name,)))
+def funnel_stages(stages: Sequence[object]) -> tuple[str, ...]:
+    """The funnel stages a job's ordered stages report, in order, each once: a step's
+    ``stages`` when it reports more than one (extraction: ``decode``, then ``extract``), else
+    its ``name``; a plain string names a stage that is not a step (``read``, ``images``).
+    Two steps of one stage (deduplication's boilerplate images and image sets, both
+    ``dedup_images``) give one row."""
+    names: list[str] = []
+    for stage in stages:
+        names += [stage] if isinstance(stage, str) else getattr(stage, "stages", (stage.name,))
+    return tuple(dict.fromkeys(names))
 
 
 class PrefilterStep:

@@ -26,18 +26,17 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from kosmos_data import __version__, rundir
-from kosmos_data.beam.decontam import add_dedup_stages
+from kosmos_data.beam.decontam import CORPUS_STAGES, add_dedup_stages
 from kosmos_data.beam.images import FetchImages, check_status_from
 from kosmos_data.beam.inputs import expand_inputs
 from kosmos_data.beam.shards import WriteShards
 from kosmos_data.beam.sources import ReadTableDocs
-from kosmos_data.beam.transforms import DEAD_TAG, DROPPED_TAG, STATS_TAG, ApplyStep, count_outputs
-from kosmos_data.config import as_jsonable
+from kosmos_data.beam.transforms import DEAD_TAG, DROPPED_TAG, STATS_TAG, count_outputs
 from kosmos_data.decontam import DecontamConfig
 from kosmos_data.dedup import DedupConfig
 from kosmos_data.filters.langid import LangIdConfig
-from kosmos_data.funnel import CORPUS_STAGES
 from kosmos_data.images.config import ImageConfig
+from kosmos_data.images.corpus import RebuildStep
 from kosmos_data.outputs import OutputConfig
 from kosmos_data.rundir import RunDir
 from kosmos_data.safety.pii import PiiConfig
@@ -53,9 +52,12 @@ from pipelines import sections
 from pipelines.common import (
     WriteRunOutputs,
     add_input_args,
+    apply_steps,
     cli_main,
     prepare_run_dir,
+    recorded_config,
     run_pipeline,
+    stage_order,
     write_funnel,
 )
 from pipelines.options import ParsedJob, Section, job_parser, parse_job
@@ -63,7 +65,6 @@ from pipelines.options import ParsedJob, Section, job_parser, parse_job
 log = logging.getLogger(__name__)
 
 SUBDIRS = (rundir.DOCS, rundir.DROPPED, rundir.DEAD_LETTER, rundir.SHARDS, rundir.IMAGE_STATUS)
-CAPTION_STAGES = ("read", "caption_filter", "langid", "pii", *CORPUS_STAGES, "images")
 #: fastText is less sure on a 10-word caption than on a page; LAION-5B's English split used
 #: CLD3 with no threshold, so we keep the label with a lower floor than for pages (0.65).
 CAPTION_LANGUAGE_THRESHOLD = 0.5
@@ -145,6 +146,17 @@ def config_from_args(parsed: ParsedJob) -> CaptionsConfig:
     return CaptionsConfig(inputs=tuple(inputs), output=a.output, **parsed.sections)
 
 
+def steps(config: CaptionsConfig) -> tuple[object, ...]:
+    """The per-pair steps, in order, each routed by ``ApplyStep``: caption filters, language,
+    PII (then the corpus stages and the image fetch)."""
+    return (CaptionFilterStep(config.captions), LanguageStep(config.langid), PiiStep(config.pii))
+
+
+def stages(config: CaptionsConfig) -> list[str]:
+    """The job's funnel stage order, from its ordered stages."""
+    return stage_order("read", *steps(config), *CORPUS_STAGES, RebuildStep)
+
+
 def build(
     pipeline: beam.Pipeline, config: CaptionsConfig, resolver=None, allowed_endpoints=frozenset()
 ) -> dict[str, beam.PCollection]:
@@ -156,12 +168,10 @@ def build(
         config.inputs, lambda row: caption_document(row, read_cfg), read_cfg.columns
     )
     docs = read.docs | "Rebalance" >> beam.Reshuffle()
-    caps = docs | "FilterCaptions" >> ApplyStep(CaptionFilterStep(config.captions))
-    lang = caps.kept | "IdentifyLanguage" >> ApplyStep(LanguageStep(config.langid))
-    pii = lang.kept | "RedactPii" >> ApplyStep(PiiStep(config.pii))
-    dropped = (caps[DROPPED_TAG], lang[DROPPED_TAG]) | "FlattenDropped" >> beam.Flatten()
+    kept, step_dropped, step_dead, step_stats = apply_steps(docs, steps(config))
+    dropped = tuple(step_dropped) | "FlattenDropped" >> beam.Flatten()
     kept, dropped, dedup_stats, dedup_extra = add_dedup_stages(
-        pii.kept, dropped, config.dedup, config.decontam, out
+        kept, dropped, config.dedup, config.decontam, out
     )
     image_stats = []
     if config.images.fetch:  # --no-fetch-images: docs/ only (shards need the images)
@@ -171,9 +181,9 @@ def build(
         kept = images["kept"]
         dropped = (dropped, images[DROPPED_TAG]) | "FlattenImageDropped" >> beam.Flatten()
         image_stats = [images[STATS_TAG]]
-    dead = (read[DEAD_TAG],) | "FlattenDeadLetters" >> beam.Flatten()
+    dead = (read[DEAD_TAG], *step_dead) | "FlattenDeadLetters" >> beam.Flatten()
     _ = (kept, dropped, dead) | "WriteRunOutputs" >> WriteRunOutputs(out, config.outputs)
-    run_config = as_jsonable({s.name: getattr(config, s.name) for s in SECTIONS})
+    run_config = recorded_config(config, SECTIONS)
     if config.images.fetch:
         _ = (
             kept
@@ -181,11 +191,11 @@ def build(
             | "WriteShards"
             >> WriteShards(RunDir(out).shards, "captions", config.shards, run_config)
         )
-    stats = [read[STATS_TAG], caps[STATS_TAG], lang[STATS_TAG], pii[STATS_TAG], *dedup_stats]
+    stats = [read[STATS_TAG], *step_stats, *dedup_stats]
     stats += [*image_stats, *count_outputs(kept, dropped, dead)]
     extra = {
         "pipeline": "captions",
-        "stage_order": list(CAPTION_STAGES),
+        "stage_order": stages(config),
         "output": out,
         "kosmos_data_version": __version__,
         "inputs": list(config.inputs),

@@ -24,7 +24,16 @@ from apache_beam.options.pipeline_options import (
 )
 
 from kosmos_data.beam.runner import make_pipeline
-from kosmos_data.beam.transforms import WriteFunnel, WriteParquetShards, publish_bytes
+from kosmos_data.beam.transforms import (
+    DEAD_TAG,
+    DROPPED_TAG,
+    STATS_TAG,
+    ApplyStep,
+    WriteFunnel,
+    WriteParquetShards,
+    publish_bytes,
+)
+from kosmos_data.config import as_jsonable
 from kosmos_data.funnel import format_funnel_table
 from kosmos_data.outputs import (
     DEAD_LETTER_SCHEMA,
@@ -38,6 +47,7 @@ from kosmos_data.outputs import (
     record_key,
 )
 from kosmos_data.rundir import RunDir
+from kosmos_data.stages import funnel_stages
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +144,43 @@ class WriteRunOutputs(beam.PTransform):
             run.dead_letter, "dead_letter", DEAD_LETTER_SCHEMA,
             dead_letter_to_row, lambda d: record_key(d.provenance), oc.dead_letter_shards,
         )  # fmt: skip
+
+
+def stage_order(*stages: object) -> list[str]:
+    """``funnel.json: stage_order`` of a job, from its ordered stages: steps (their funnel
+    stages, ``kosmos_data.stages.funnel_stages``) and the names of stages that are not steps
+    (``read``, ``kosmos_data.beam.decontam.CORPUS_STAGES``). Every job derives
+    it here, so a step added to a job's chain is in its funnel table."""
+    return list(funnel_stages(stages))
+
+
+def recorded_config(config: object, sections: Sequence[object]) -> dict:
+    """``funnel.json: config`` (and the shards' manifest): the job's config sections, in the
+    job's order of sections."""
+    return as_jsonable({s.name: getattr(config, s.name) for s in sections})
+
+
+#: Stable Beam labels of the per-record steps a job applies one by one (``apply_steps``).
+STEP_LABELS = {
+    "caption_filter": "FilterCaptions",
+    "langid": "IdentifyLanguage",
+    "quality": "FilterQuality",
+    "pii": "RedactPii",
+}
+
+
+def apply_steps(docs: beam.PCollection, steps: Sequence[object]):
+    """Route ``docs`` through ``steps`` in order, each by ``ApplyStep`` under its stable
+    label; returns ``(kept, dropped, dead, stats)``: the last step's kept records and every
+    step's dropped, dead-letter and stats outputs (lists, to flatten with the job's own)."""
+    dropped, dead, stats = [], [], []
+    for step in steps:
+        r = docs | STEP_LABELS[step.name] >> ApplyStep(step)
+        docs = r.kept
+        dropped.append(r[DROPPED_TAG])
+        dead.append(r[DEAD_TAG])
+        stats.append(r[STATS_TAG])
+    return docs, dropped, dead, stats
 
 
 def write_funnel(stats: Sequence[beam.PCollection], output: str, extra: dict):

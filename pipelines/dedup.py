@@ -20,14 +20,14 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from kosmos_data import __version__, rundir
-from kosmos_data.beam.decontam import add_dedup_stages
+from kosmos_data.beam.decontam import CORPUS_STAGES, add_dedup_stages
 from kosmos_data.beam.transforms import count_outputs
 from kosmos_data.config import as_jsonable
 from kosmos_data.decontam import DecontamConfig, QualityRefilter
 from kosmos_data.dedup import DedupConfig
 from kosmos_data.dedup.rows import row_to_document
 from kosmos_data.filters.quality import QualityConfig
-from kosmos_data.funnel import CORPUS_STAGES, RECORDS_IN
+from kosmos_data.funnel import RECORDS_IN
 from kosmos_data.outputs import OutputConfig
 from pipelines import sections
 from pipelines.common import (
@@ -36,6 +36,7 @@ from pipelines.common import (
     cli_main,
     prepare_run_dir,
     run_pipeline,
+    stage_order,
     write_funnel,
 )
 from pipelines.options import ParsedJob, Section, job_parser, parse_job
@@ -125,7 +126,7 @@ def build(pipeline: beam.Pipeline, config: DocsJobConfig) -> dict:
     _ = (docs, dropped, dead) | "WriteOutputs" >> WriteRunOutputs(out, config.outputs)
     extra |= {
         "pipeline": config.job,
-        "stage_order": list(CORPUS_STAGES),
+        "stage_order": stage_order(*CORPUS_STAGES),  # no read stage: documents are counted in
         "input": config.input_pattern,
         "output": out,
         "kosmos_data_version": __version__,

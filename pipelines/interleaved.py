@@ -31,7 +31,7 @@ from kosmos_data.beam.checkpoint import (
     done_keys,
     prepare_checkpoints,
 )
-from kosmos_data.beam.decontam import add_dedup_stages
+from kosmos_data.beam.decontam import CORPUS_STAGES, add_dedup_stages
 from kosmos_data.beam.images import add_image_stage, check_status_from
 from kosmos_data.beam.inputs import expand_inputs
 from kosmos_data.beam.report_stats import CorpusBreakdowns
@@ -51,8 +51,8 @@ from kosmos_data.dedup import DedupConfig
 from kosmos_data.extract import ExtractConfig
 from kosmos_data.filters.langid import LangIdConfig
 from kosmos_data.filters.quality import QualityConfig
-from kosmos_data.funnel import CORPUS_STAGES
 from kosmos_data.images.config import ImageConfig
+from kosmos_data.images.corpus import RebuildStep
 from kosmos_data.inputs import InputConfig, matched_by_pipeline
 from kosmos_data.outputs import OutputConfig
 from kosmos_data.prefilter import PrefilterConfig
@@ -61,7 +61,7 @@ from kosmos_data.safety.optout import OptOutConfig
 from kosmos_data.safety.pii import PiiConfig
 from kosmos_data.sampling import SamplingConfig
 from kosmos_data.shards import ShardConfig, interleaved_sample
-from kosmos_data.stages import funnel_stages, interleaved_steps
+from kosmos_data.stages import interleaved_steps
 from kosmos_data.warc import ReadConfig, read_config_for
 from pipelines import sections
 from pipelines.common import (
@@ -70,7 +70,9 @@ from pipelines.common import (
     cli_main,
     local_workers,
     prepare_run_dir,
+    recorded_config,
     run_pipeline,
+    stage_order,
     write_funnel,
 )
 from pipelines.options import ParsedJob, job_parser, parse_job
@@ -139,17 +141,6 @@ SECTIONS = (
     sections.IMAGES,
     sections.SHARDS,
     sections.OUTPUTS,
-)
-#: The sections whose config determines the per-archive checkpoints (``--resume``).
-PER_FILE_SECTIONS = (
-    "read",
-    "prefilter",
-    "optout",
-    "extract",
-    "langid",
-    "quality",
-    "sampling",
-    "pii",
 )
 PROG = "kosmos-data run interleaved"
 
@@ -225,12 +216,31 @@ def prepare_output(config: InterleavedConfig) -> None:
     )  # fmt: skip
 
 
+def steps(config: InterleavedConfig) -> tuple[object, ...]:
+    """The per-record chain, in order, run where each archive is read (``ProcessArchiveFn``;
+    declared once in ``kosmos_data.stages.interleaved_steps``, which ``inspect`` shares).
+    Each step is named after its config section: the chain also gives the funnel's stage
+    order (``stages``) and the sections the per-archive checkpoints depend on."""
+    return interleaved_steps(config)
+
+
+def stages(config: InterleavedConfig) -> list[str]:
+    """The job's funnel stage order, from its ordered stages."""
+    return stage_order("read", *steps(config), *CORPUS_STAGES, RebuildStep)
+
+
+def per_file_sections(config: InterleavedConfig) -> tuple[str, ...]:
+    """The sections whose config determines the per-archive checkpoints (``--resume``):
+    the reader's and every step's of the per-record chain."""
+    return ("read", *(step.name for step in steps(config)))
+
+
 def per_file_description(config: InterleavedConfig) -> dict:
     """What determines the per-file checkpoints: a resumed run must match it exactly."""
     desc = {
         "pipeline": "interleaved",
         "archives": list(config.archives),
-        "config": as_jsonable({k: getattr(config, k) for k in PER_FILE_SECTIONS}),
+        "config": as_jsonable({k: getattr(config, k) for k in per_file_sections(config)}),
         # names the per-archive dropped/ files of completed archives
         "archive_chunk_records": config.outputs.archive_chunk_records,
     }
@@ -252,10 +262,9 @@ def build(pipeline: beam.Pipeline, config: InterleavedConfig) -> dict[str, beam.
         resumed_keys = sorted(done)  # the checkpoint fingerprint guarantees the same inputs
     if resumed_keys:
         log.info("resume: %d archive(s) done earlier, %d to process", len(resumed), len(todo))
-    steps = interleaved_steps(config)
     fn = ProcessArchiveFn(
         config.read,
-        steps,
+        steps(config),
         dropped_dir=RunDir(out).dropped,
         dropped_fraction=config.outputs.dropped_fraction,
         chunk_records=config.outputs.archive_chunk_records,
@@ -283,7 +292,7 @@ def build(pipeline: beam.Pipeline, config: InterleavedConfig) -> dict[str, beam.
     docs, dropped, image_stats = add_image_stage(docs, dropped, config.images, out)
 
     _ = (docs, dropped, dead) | "WriteRunOutputs" >> WriteRunOutputs(out, config.outputs)
-    run_config = as_jsonable({s.name: getattr(config, s.name) for s in SECTIONS})
+    run_config = recorded_config(config, SECTIONS)
     if config.images.fetch:  # shards carry image bytes: only a run that fetched them
         _ = (
             docs
@@ -296,8 +305,7 @@ def build(pipeline: beam.Pipeline, config: InterleavedConfig) -> dict[str, beam.
     stats += [docs | "CorpusBreakdowns" >> CorpusBreakdowns()]
     extra = {
         "pipeline": "interleaved",
-        # the funnel's table order, from the job's own chain of steps
-        "stage_order": ["read", *funnel_stages(steps), *CORPUS_STAGES, "images"],
+        "stage_order": stages(config),  # from the job's own chain of steps
         "output": out,
         "kosmos_data_version": __version__,
         "archives": list(config.archives),

@@ -23,17 +23,15 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from kosmos_data import __version__, rundir
-from kosmos_data.beam.decontam import add_dedup_stages
+from kosmos_data.beam.decontam import CORPUS_STAGES, add_dedup_stages
 from kosmos_data.beam.inputs import expand_inputs
 from kosmos_data.beam.shards import WriteShards
 from kosmos_data.beam.sources import ReadTableDocs
-from kosmos_data.beam.transforms import DEAD_TAG, DROPPED_TAG, STATS_TAG, ApplyStep, count_outputs
-from kosmos_data.config import as_jsonable
+from kosmos_data.beam.transforms import DEAD_TAG, STATS_TAG, count_outputs
 from kosmos_data.decontam import DecontamConfig, QualityRefilter
 from kosmos_data.dedup import DedupConfig
 from kosmos_data.filters.langid import LangIdConfig
 from kosmos_data.filters.quality import QualityConfig
-from kosmos_data.funnel import CORPUS_STAGES
 from kosmos_data.outputs import OutputConfig
 from kosmos_data.rundir import RunDir
 from kosmos_data.safety.pii import PiiConfig
@@ -44,9 +42,12 @@ from pipelines import sections
 from pipelines.common import (
     WriteRunOutputs,
     add_input_args,
+    apply_steps,
     cli_main,
     prepare_run_dir,
+    recorded_config,
     run_pipeline,
+    stage_order,
     write_funnel,
 )
 from pipelines.options import ParsedJob, Section, job_parser, parse_job
@@ -54,7 +55,6 @@ from pipelines.options import ParsedJob, Section, job_parser, parse_job
 log = logging.getLogger(__name__)
 
 SUBDIRS = (rundir.DOCS, rundir.DROPPED, rundir.DEAD_LETTER, rundir.SHARDS)
-TEXT_STAGES = ("read", "langid", "quality", "pii", *CORPUS_STAGES)
 
 
 @dataclass(frozen=True)
@@ -126,6 +126,18 @@ def config_from_args(parsed: ParsedJob) -> TextConfig:
     )
 
 
+def steps(config: TextConfig) -> tuple[object, ...]:
+    """The per-document steps, in order, each routed by ``ApplyStep``: language, the
+    Gopher/C4 rules (unless ``--no-quality-filter``), PII (then the corpus stages)."""
+    quality = (QualityStep(config.quality),) if config.filter_quality else ()
+    return (LanguageStep(config.langid), *quality, PiiStep(config.pii))
+
+
+def stages(config: TextConfig) -> list[str]:
+    """The job's funnel stage order, from its ordered stages."""
+    return stage_order("read", *steps(config), *CORPUS_STAGES)
+
+
 def build(pipeline: beam.Pipeline, config: TextConfig) -> dict[str, beam.PCollection]:
     out = config.output
     read_cfg = config.read
@@ -133,34 +145,25 @@ def build(pipeline: beam.Pipeline, config: TextConfig) -> dict[str, beam.PCollec
         config.inputs, lambda row: text_document(row, read_cfg), read_cfg.columns
     )
     docs = read.docs | "Rebalance" >> beam.Reshuffle()
-    lang = docs | "IdentifyLanguage" >> ApplyStep(LanguageStep(config.langid))
-    steps = [lang]
-    kept = lang.kept
-    if config.filter_quality:
-        qual = kept | "FilterQuality" >> ApplyStep(QualityStep(config.quality))
-        steps.append(qual)
-        kept = qual.kept
-    pii = kept | "RedactPii" >> ApplyStep(PiiStep(config.pii))
-    steps.append(pii)
-    kept = pii.kept
-    dropped = tuple(s[DROPPED_TAG] for s in steps) | "FlattenDropped" >> beam.Flatten()
+    kept, step_dropped, step_dead, step_stats = apply_steps(docs, steps(config))
+    dropped = tuple(step_dropped) | "FlattenDropped" >> beam.Flatten()
     refilter = QualityRefilter(config.quality) if config.filter_quality else None
     kept, dropped, dedup_stats, dedup_extra = add_dedup_stages(
         kept, dropped, config.dedup, config.decontam, out, refilter
     )
-    dead = (read[DEAD_TAG],) | "FlattenDeadLetters" >> beam.Flatten()
+    dead = (read[DEAD_TAG], *step_dead) | "FlattenDeadLetters" >> beam.Flatten()
     _ = (kept, dropped, dead) | "WriteRunOutputs" >> WriteRunOutputs(out, config.outputs)
-    run_config = as_jsonable({s.name: getattr(config, s.name) for s in SECTIONS})
+    run_config = recorded_config(config, SECTIONS)
     _ = (
         kept
         | "ToTextSample" >> beam.Map(text_sample)
         | "WriteShards" >> WriteShards(RunDir(out).shards, "text", config.shards, run_config)
     )
-    stats = [read[STATS_TAG], *(s[STATS_TAG] for s in steps), *dedup_stats]
+    stats = [read[STATS_TAG], *step_stats, *dedup_stats]
     stats += count_outputs(kept, dropped, dead)
     extra = {
         "pipeline": "text",
-        "stage_order": list(TEXT_STAGES),
+        "stage_order": stages(config),
         "output": out,
         "kosmos_data_version": __version__,
         "inputs": list(config.inputs),

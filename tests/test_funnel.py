@@ -1,5 +1,8 @@
 from kosmos_data.funnel import build_funnel, format_funnel_table
 
+#: The interleaved job's per-record stages (each job passes its own, ``pipelines.common``).
+ORDER = ("read", "prefilter", "decode", "extract", "langid", "quality", "sampling")
+
 
 def counts():
     return {
@@ -19,7 +22,7 @@ def counts():
 
 
 def test_identity_and_stage_table():
-    f = build_funnel(counts())
+    f = build_funnel(counts(), ORDER)
     assert f["records_in"] == 100 and f["kept"] == 18
     assert f["dropped"]["total"] == 79 and f["dead_letter"]["total"] == 3
     assert f["balanced"] is True
@@ -38,7 +41,7 @@ def test_identity_and_stage_table():
 def test_unbalanced_is_reported():
     c = counts()
     c[("kept", "", "")] = 17
-    f = build_funnel(c)
+    f = build_funnel(c, ORDER)
     assert f["balanced"] is False
     assert "NOT BALANCED" in format_funnel_table(f)
 
@@ -47,13 +50,13 @@ def test_unknown_stage_is_not_lost():
     c = counts()
     c[("dropped", "dedup", "near_duplicate")] = 1
     c[("kept", "", "")] = 17
-    f = build_funnel(c)
+    f = build_funnel(c, ORDER)
     assert [r["stage"] for r in f["stages"]][-1] == "dedup"
     assert f["balanced"] is True
 
 
 def test_table_mentions_reasons():
-    table = format_funnel_table(build_funnel(counts()))
+    table = format_funnel_table(build_funnel(counts(), ORDER))
     assert "not_response=60" in table and "[balanced]" in table
 
 
@@ -83,5 +86,5 @@ def test_extract_confidence_deciles_and_fallbacks_reach_the_funnel():
         (EXTRACT_CONFIDENCE, "extract", "0.4-0.5"): 1,
         (EXTRACT_CONFIDENCE, "extract", "fallback:fidelity"): 1,
     }
-    funnel = build_funnel(counts)
+    funnel = build_funnel(counts, ORDER)
     assert funnel["extract_confidence"] == {"0.4-0.5": 1, "0.9-1.0": 2, "fallback:fidelity": 1}

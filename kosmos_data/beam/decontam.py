@@ -14,18 +14,22 @@ from dataclasses import replace
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.pvalue import AsSingleton, TaggedOutput
+from apache_beam.pvalue import AsSingleton
 
-from kosmos_data.beam.dedup import DropDuplicates, StageOutputs
-from kosmos_data.beam.transforms import DROPPED_TAG, STATS_TAG, _Counters
+from kosmos_data.beam.dedup import DropDuplicates
+from kosmos_data.beam.transforms import DROPPED_TAG, REPORT_TAG, STATS_TAG, ApplyStep
 from kosmos_data.config import as_jsonable
-from kosmos_data.decontam import STAGE, DecontamConfig, Decontaminator, build_index
+from kosmos_data.decontam import CUT_COUNTER, DecontamConfig, DecontamStep, build_index
 from kosmos_data.decontam.index import TaskIndex
 from kosmos_data.decontam.report import TaskReport, build_report, dumps
-from kosmos_data.records import Document, Dropped
+from kosmos_data.dedup import DedupConfig
+from kosmos_data.dedup.steps import dedup_steps
+from kosmos_data.stages import funnel_stages
 
-MATCHES_TAG = "matches"
-CUT_TAG = "cut"
+#: The corpus stages' funnel rows, in order, from their steps' names: every deduplication
+#: stage, then decontamination. Every job that runs them lists all of them, also the ones a
+#: run disables (``funnel.json: decontamination`` says when it was skipped).
+CORPUS_STAGES: tuple[str, ...] = funnel_stages((*dedup_steps(DedupConfig()), DecontamStep))
 
 
 def write_index(config: DecontamConfig, path: str) -> tuple[DecontamConfig, TaskIndex]:
@@ -47,33 +51,14 @@ def index_info(index: TaskIndex) -> dict:
     }
 
 
-class _DecontamFn(beam.DoFn):
-    def __init__(self, config: DecontamConfig, refilter=None) -> None:
-        self.config = config
-        self.refilter = refilter
-        self.step: Decontaminator | None = None
-        self.counters = _Counters()
+def _open(path: str):
+    """The index through Beam's file systems (``gs://``, ``s3://``), for ``DecontamStep``."""
+    return FileSystems.open(path)
 
-    def setup(self) -> None:
-        self.counters = _Counters()
-        with FileSystems.open(self.config.index_path) as f:
-            index = TaskIndex.from_bytes(f.read())
-        self.step = Decontaminator(self.config, self.refilter, index)
 
-    def process(self, doc: Document) -> Iterator[object]:
-        v = self.step(doc)
-        for task, ngrams in v.matched.items():
-            yield TaggedOutput(MATCHES_TAG, (task, (ngrams, doc.provenance.url)))
-        if v.cut:
-            self.counters.inc(STAGE, "documents_cut")
-            yield TaggedOutput(CUT_TAG, 1)
-        if v.reason is None:
-            yield v.document
-            return
-        self.counters.inc(STAGE, f"dropped_{v.reason}")
-        yield TaggedOutput(
-            DROPPED_TAG, Dropped(STAGE, v.reason, doc.provenance, v.detail, document=v.document)
-        )
+def _cut_count(event) -> int:
+    key, n = event
+    return n if key == CUT_COUNTER else 0
 
 
 class _ReportCombineFn(beam.CombineFn):
@@ -109,7 +94,8 @@ class _WriteReportFn(beam.DoFn):
 
 
 class Decontaminate(beam.PTransform):
-    """Documents -> kept (clean, or cut) / dropped (``contaminated``, ...) + report.
+    """Documents -> kept (clean, or cut) / dropped (``contaminated``, ...) + report: the
+    core's ``DecontamStep`` routed by ``ApplyStep``; its report items are combined per task.
 
     ``config.index_path`` must name an index written by ``write_index``. ``refilter`` (a
     picklable ``Document -> reason | None``) re-judges documents after a cut.
@@ -128,16 +114,19 @@ class Decontaminate(beam.PTransform):
         self.info = info or {}
 
     def expand(self, docs):
-        out = docs | "Match" >> beam.ParDo(_DecontamFn(self.config, self.refilter)).with_outputs(
-            DROPPED_TAG, MATCHES_TAG, CUT_TAG, main="kept"
-        )
+        step = DecontamStep(self.config, self.refilter, opener=_open)
+        out = docs | "Match" >> ApplyStep(step)
         if self.report_path:
             count = beam.combiners.Count.Globally
             checked = docs | "CountChecked" >> count()
             removed = out[DROPPED_TAG] | "CountRemoved" >> count()
-            cut = out[CUT_TAG] | "CountCut" >> count()
+            cut = (
+                out[STATS_TAG]
+                | "CutEvents" >> beam.Map(_cut_count)
+                | "CountCut" >> beam.CombineGlobally(sum)
+            )
             _ = (
-                out[MATCHES_TAG]
+                out[REPORT_TAG]
                 | "PerTask" >> beam.CombinePerKey(_ReportCombineFn())
                 | "Gather" >> beam.combiners.ToList()
                 | "WriteReport"
@@ -146,8 +135,7 @@ class Decontaminate(beam.PTransform):
                     AsSingleton(checked), AsSingleton(removed), AsSingleton(cut),
                 )
             )  # fmt: skip
-        stats = docs.pipeline | "NoStats" >> beam.Create([])
-        return StageOutputs(kept=out.kept, **{DROPPED_TAG: out[DROPPED_TAG], STATS_TAG: stats})
+        return {"kept": out.kept, DROPPED_TAG: out[DROPPED_TAG], STATS_TAG: out[STATS_TAG]}
 
 
 def add_dedup_stages(docs, dropped, dedup, decontam: DecontamConfig, output: str, refilter=None):
@@ -158,7 +146,7 @@ def add_dedup_stages(docs, dropped, dedup, decontam: DecontamConfig, output: str
     drops, stats, extra = [dropped], [], {}
     if dedup.enabled:
         r = docs | "DropDuplicates" >> DropDuplicates(dedup)
-        docs = r.kept
+        docs = r["kept"]
         drops.append(r[DROPPED_TAG])
         stats.append(r[STATS_TAG])
     if decontam.enabled:
@@ -166,8 +154,9 @@ def add_dedup_stages(docs, dropped, dedup, decontam: DecontamConfig, output: str
         info = index_info(index)
         report = FileSystems.join(output, "contamination.json")
         r = docs | "Decontaminate" >> Decontaminate(cfg, report, refilter, info)
-        docs = r.kept
+        docs = r["kept"]
         drops.append(r[DROPPED_TAG])
+        stats.append(r[STATS_TAG])
         extra["decontamination"] = {"skipped": False, "report": "contamination.json",
                                     "tasks": index.tasks, "ngrams": len(index)}  # fmt: skip
     else:

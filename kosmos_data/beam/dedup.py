@@ -9,9 +9,11 @@ Small-Star rounds (a fixed number unrolled in the graph, each a GroupByKey on a 
 labels joined back to documents by id. Per-key groups are only ever iterated, never copied,
 so runners that page large groups (Dataflow) keep memory bounded.
 
-Outputs have the shape of ``ApplyStep``: ``kept``, ``dropped`` (``DROPPED_TAG``) and
-``stats`` (``STATS_TAG``); every drop also counts ``dropped_<reason>`` in the stage's
-metrics namespace.
+The transforms here only group; each document's decision is a core step
+(``kosmos_data.dedup.steps``: ``(document, kept id)`` or ``(document, boilerplate URLs)`` ->
+``Outcome``) routed by ``ApplyStep`` like every other stage, which counts
+``dropped_<reason>`` in the stage's metrics namespace and emits the ``Dropped``. Each
+transform returns a dict ``{"kept", DROPPED_TAG, STATS_TAG}``.
 """
 
 from __future__ import annotations
@@ -22,17 +24,14 @@ from collections.abc import Callable, Iterable, Iterator
 import apache_beam as beam
 from apache_beam.pvalue import TaggedOutput
 
-from kosmos_data.beam.transforms import DROPPED_TAG, STATS_TAG, _Counters
+from kosmos_data.beam.transforms import DROPPED_TAG, STATS_TAG, ApplyStep, _Counters
 from kosmos_data.dedup import (
     DUPLICATE_IMAGE_SET,
     DUPLICATE_TEXT,
     DUPLICATE_URL,
     NEAR_DUPLICATE,
     NO_IMAGES_AFTER_DEDUP,
-    STAGE_IMAGES,
     STAGE_NEAR,
-    STAGE_TEXT,
-    STAGE_URL,
     DedupConfig,
 )
 from kosmos_data.dedup.components import (
@@ -44,24 +43,23 @@ from kosmos_data.dedup.components import (
     towards_smaller,
     undirected,
 )
-from kosmos_data.dedup.images import BOILERPLATE_IMAGE, image_keys, image_set_key, without_images
-from kosmos_data.dedup.local import dropped_duplicate, near_signature, text_key, url_key
+from kosmos_data.dedup.images import image_keys
+from kosmos_data.dedup.local import near_signature
 from kosmos_data.dedup.lsh import band_keys
 from kosmos_data.dedup.minhash import MinHasher
-from kosmos_data.funnel import IMAGE_DROPPED
-from kosmos_data.records import Document, Dropped
+from kosmos_data.dedup.steps import (
+    BoilerplateImagesStep,
+    DuplicateStep,
+    dedup_steps,
+    keep_min_rank,
+)
+from kosmos_data.records import Document
 
 log = logging.getLogger(__name__)
 
 
-class StageOutputs(dict):
-    """Tagged outputs, readable as ``out.kept`` and ``out[DROPPED_TAG]`` like ``ApplyStep``'s."""
-
-    def __getattr__(self, name: str):
-        try:
-            return self[name]
-        except KeyError as e:
-            raise AttributeError(name) from e
+def _outputs(kept, dropped, stats) -> dict:
+    return {"kept": kept, DROPPED_TAG: dropped, STATS_TAG: stats}
 
 
 # --- exact duplicates ------------------------------------------------------------------------
@@ -79,56 +77,31 @@ class _KeyFn(beam.DoFn):
             yield k, (rank_key(doc), doc)
 
 
-class _KeepMinFn(beam.DoFn):
-    """One duplicate group: keep the minimum rank, drop the rest (two streaming passes)."""
-
-    def __init__(self, stage: str, reason: str) -> None:
-        self.stage = stage
-        self.reason = reason
-        self.counters = _Counters()
-
-    def setup(self) -> None:
-        self.counters = _Counters()
-
-    def process(self, element: tuple[str, Iterable[tuple[str, Document]]]) -> Iterator[object]:
-        _, members = element
-        best_rank, best = None, None
-        for rank, doc in members:
-            if best_rank is None or rank < best_rank:
-                best_rank, best = rank, doc
-        yield best
-        kept_one = False
-        for rank, doc in members:
-            if rank == best_rank and not kept_one:  # equal ranks (repeated ids): keep one
-                kept_one = True
-            else:
-                self.counters.inc(self.stage, f"dropped_{self.reason}")
-                yield TaggedOutput(
-                    DROPPED_TAG, dropped_duplicate(doc, self.stage, self.reason, best.id)
-                )
+def _keep_min_rank(element) -> Iterator[tuple[Document, str | None]]:
+    _, members = element
+    yield from keep_min_rank(members)
 
 
 class DedupExact(beam.PTransform):
-    """Documents with equal ``key`` -> one kept (rank rule); documents without a key pass."""
+    """Documents with equal ``step.key`` -> one kept (rank rule, ``keep_min_rank``), the
+    others dropped by ``step``; documents without a key pass."""
 
-    def __init__(self, key: Callable[[Document], str | None], stage: str, reason: str) -> None:
+    def __init__(self, step: DuplicateStep) -> None:
         super().__init__()
-        self.key = key
-        self.stage = stage
-        self.reason = reason
+        self.step = step
 
     def expand(self, docs):
-        keyed = docs | "Key" >> beam.ParDo(_KeyFn(self.key)).with_outputs("unkeyed", main="keyed")
-        decided = (
+        keyed = docs | "Key" >> beam.ParDo(_KeyFn(self.step.key)).with_outputs(
+            "unkeyed", main="keyed"
+        )
+        routed = (
             keyed.keyed
             | "GroupByKey" >> beam.GroupByKey()
-            | "KeepOne"
-            >> beam.ParDo(_KeepMinFn(self.stage, self.reason)).with_outputs(
-                DROPPED_TAG, main="kept"
-            )
+            | "KeepOne" >> beam.FlatMap(_keep_min_rank)
+            | "Route" >> ApplyStep(self.step)
         )
-        kept = (decided.kept, keyed.unkeyed) | "Kept" >> beam.Flatten()
-        return StageOutputs(kept=kept, **{DROPPED_TAG: decided[DROPPED_TAG]})
+        kept = (routed.kept, keyed.unkeyed) | "Kept" >> beam.Flatten()
+        return _outputs(kept, routed[DROPPED_TAG], routed[STATS_TAG])
 
 
 # --- images ----------------------------------------------------------------------------------
@@ -157,59 +130,35 @@ class _BoilerplateFn(beam.DoFn):
                 yield doc_id, url
 
 
-class _StripImagesFn(beam.DoFn):
-    def __init__(self) -> None:
-        self.counters = _Counters()
-
-    def setup(self) -> None:
-        self.counters = _Counters()
-
-    def process(self, element) -> Iterator[object]:
-        _, grouped = element
-        urls = set(grouped["boilerplate"])
-        for doc in grouped["doc"]:
-            if not urls:
-                yield doc
-                continue
-            had = len(doc.images)
-            stripped, removed = without_images(doc, urls)
-            if removed:
-                self.counters.inc(STAGE_IMAGES, f"{IMAGE_DROPPED}_{BOILERPLATE_IMAGE}", removed)
-                yield TaggedOutput(STATS_TAG, ((IMAGE_DROPPED, STAGE_IMAGES, BOILERPLATE_IMAGE),
-                                               removed))  # fmt: skip
-            if had and not stripped.images:
-                self.counters.inc(STAGE_IMAGES, f"dropped_{NO_IMAGES_AFTER_DEDUP}")
-                yield TaggedOutput(DROPPED_TAG, Dropped(
-                    STAGE_IMAGES, NO_IMAGES_AFTER_DEDUP, stripped.provenance,
-                    f"removed={removed}", document=stripped,
-                ))  # fmt: skip
-            else:
-                yield stripped
+def _with_boilerplate(element) -> Iterator[tuple[Document, list[str]]]:
+    _, grouped = element
+    urls = list(grouped["boilerplate"])
+    for doc in grouped["doc"]:
+        yield doc, urls
 
 
 class RemoveBoilerplateImages(beam.PTransform):
-    """Images whose URL is on more than ``max_pages`` documents are removed (OBELICS)."""
+    """Images whose URL is on more than ``step.max_pages`` documents are removed (OBELICS)."""
 
-    def __init__(self, max_pages: int) -> None:
+    def __init__(self, step: BoilerplateImagesStep) -> None:
         super().__init__()
-        self.max_pages = max_pages
+        self.step = step
 
     def expand(self, docs):
         boiler = (
             docs
             | "ImageUrls" >> beam.FlatMap(_image_pairs)
             | "GroupByImage" >> beam.GroupByKey()
-            | "FindBoilerplate" >> beam.ParDo(_BoilerplateFn(self.max_pages))
+            | "FindBoilerplate" >> beam.ParDo(_BoilerplateFn(self.step.max_pages))
         )
         by_id = docs | "ById" >> beam.Map(lambda d: (d.id, d))
         out = (
             {"doc": by_id, "boilerplate": boiler}
             | "JoinById" >> beam.CoGroupByKey()
-            | "Strip"
-            >> beam.ParDo(_StripImagesFn()).with_outputs(DROPPED_TAG, STATS_TAG, main="kept")
+            | "WithBoilerplate" >> beam.FlatMap(_with_boilerplate)
+            | "Strip" >> ApplyStep(self.step)
         )
-        return StageOutputs(kept=out.kept, **{DROPPED_TAG: out[DROPPED_TAG],
-                                              STATS_TAG: out[STATS_TAG]})  # fmt: skip
+        return _outputs(out.kept, out[DROPPED_TAG], out[STATS_TAG])
 
 
 # --- near duplicates -------------------------------------------------------------------------
@@ -286,24 +235,11 @@ class _CheckFn(beam.DoFn):
             yield 1
 
 
-class _RouteNearFn(beam.DoFn):
-    def __init__(self) -> None:
-        self.counters = _Counters()
-
-    def setup(self) -> None:
-        self.counters = _Counters()
-
-    def process(self, element) -> Iterator[object]:
-        _, grouped = element
-        kept_id = min(grouped["kept"], default=None)
-        for doc in grouped["doc"]:
-            if kept_id is not None:
-                self.counters.inc(STAGE_NEAR, f"dropped_{NEAR_DUPLICATE}")
-                yield TaggedOutput(
-                    DROPPED_TAG, dropped_duplicate(doc, STAGE_NEAR, NEAR_DUPLICATE, kept_id)
-                )
-            else:
-                yield doc
+def _with_kept_id(element) -> Iterator[tuple[Document, str | None]]:
+    _, grouped = element
+    kept_id = min(grouped["kept"], default=None)
+    for doc in grouped["doc"]:
+        yield doc, kept_id
 
 
 def _warn_unconverged(n: int, rounds: int) -> None:
@@ -315,11 +251,13 @@ def _warn_unconverged(n: int, rounds: int) -> None:
 
 
 class DedupNear(beam.PTransform):
-    """MinHash + LSH + connected components; one document kept per cluster."""
+    """MinHash + LSH + connected components; one document kept per cluster (``step``
+    drops the others)."""
 
-    def __init__(self, config: DedupConfig) -> None:
+    def __init__(self, config: DedupConfig, step: DuplicateStep) -> None:
         super().__init__()
         self.config = config
+        self.step = step
 
     def expand(self, docs):
         c = self.config
@@ -359,50 +297,54 @@ class DedupNear(beam.PTransform):
         out = (
             {"doc": by_id, "kept": drop_ids}
             | "JoinById" >> beam.CoGroupByKey()
-            | "Route" >> beam.ParDo(_RouteNearFn()).with_outputs(DROPPED_TAG, main="kept")
+            | "WithKeptId" >> beam.FlatMap(_with_kept_id)
+            | "Route" >> ApplyStep(self.step)
         )
-        return StageOutputs(kept=out.kept, **{DROPPED_TAG: out[DROPPED_TAG]})
+        return _outputs(out.kept, out[DROPPED_TAG], out[STATS_TAG])
 
 
 # --- the composite ---------------------------------------------------------------------------
 
 
+#: Stable labels of the stages (``dedup_steps`` order), by the step's reason.
+_LABELS = {
+    DUPLICATE_URL: "Url",
+    DUPLICATE_TEXT: "Text",
+    NO_IMAGES_AFTER_DEDUP: "BoilerplateImages",
+    DUPLICATE_IMAGE_SET: "ImageSets",
+    NEAR_DUPLICATE: "Near",
+}
+
+
+def _transform(step, config: DedupConfig) -> tuple[str, beam.PTransform]:
+    if isinstance(step, BoilerplateImagesStep):
+        return _LABELS[NO_IMAGES_AFTER_DEDUP], RemoveBoilerplateImages(step)
+    if step.key is None:
+        return _LABELS[step.reason], DedupNear(config, step)
+    return _LABELS[step.reason], DedupExact(step)
+
+
 class DropDuplicates(beam.PTransform):
-    """All enabled deduplication stages, in order: URL, text, images, near duplicates."""
+    """All enabled deduplication stages, in order (``dedup_steps``): URL, text, images,
+    near duplicates."""
 
     def __init__(self, config: DedupConfig) -> None:
         super().__init__()
         self.config = config
 
     def expand(self, docs):
-        c = self.config
-        stages: list[tuple[str, beam.PTransform]] = []
-        if c.url:
-            stages.append(("Url", DedupExact(url_key, STAGE_URL, DUPLICATE_URL)))
-        if c.text:
-            stages.append(("Text", DedupExact(text_key, STAGE_TEXT, DUPLICATE_TEXT)))
-        if c.images and c.image_url_max_pages > 0:
-            stages.append(("BoilerplateImages", RemoveBoilerplateImages(c.image_url_max_pages)))
-        if c.images and c.image_sets:
-            stages.append(
-                ("ImageSets", DedupExact(image_set_key, STAGE_IMAGES, DUPLICATE_IMAGE_SET))
-            )
-        if c.near:
-            stages.append(("Near", DedupNear(c)))
         pipeline = docs.pipeline
         dropped, stats = [], []
-        for label, stage in stages:
+        for step in dedup_steps(self.config):
+            label, stage = _transform(step, self.config)
             r = docs | label >> stage
-            docs = r.kept
+            docs = r["kept"]
             dropped.append(r[DROPPED_TAG])
-            if STATS_TAG in r:
-                stats.append(r[STATS_TAG])
+            stats.append(r[STATS_TAG])
         empty = pipeline | "NoStats" >> beam.Create([])
-        return StageOutputs(
-            kept=docs,
-            **{
-                DROPPED_TAG: (dropped or [pipeline | "NoDropped" >> beam.Create([])])
-                | "FlattenDropped" >> beam.Flatten(),
-                STATS_TAG: [*stats, empty] | "FlattenStats" >> beam.Flatten(),
-            },
-        )
+        return {
+            "kept": docs,
+            DROPPED_TAG: (dropped or [pipeline | "NoDropped" >> beam.Create([])])
+            | "FlattenDropped" >> beam.Flatten(),
+            STATS_TAG: [*stats, empty] | "FlattenStats" >> beam.Flatten(),
+        }

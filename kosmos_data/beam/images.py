@@ -30,19 +30,25 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.pvalue import TaggedOutput
 
-from kosmos_data.beam.transforms import DROPPED_TAG, STATS_TAG, WriteParquetShards, _Counters
-from kosmos_data.funnel import IMAGE_DROPPED, IMAGE_FETCH, IMAGES_KEPT
+from kosmos_data.beam.transforms import (
+    DROPPED_TAG,
+    STATS_TAG,
+    ApplyStep,
+    WriteParquetShards,
+    _Counters,
+)
+from kosmos_data.funnel import IMAGE_FETCH
 from kosmos_data.images.config import ImageConfig
 from kosmos_data.images.corpus import (
     DUPLICATE_PHASH,
-    NO_IMAGES_AFTER_FETCH,
     OK,
+    STAGE,
     OccurrenceOutcome,
+    RebuildStep,
     UrlResult,
     decontaminate,
     exact_dedup,
     near_duplicates,
-    rebuild_document,
 )
 from kosmos_data.images.fetch import ImageFetcher
 from kosmos_data.images.phash import EvalIndex, bands, from_hex
@@ -53,11 +59,8 @@ from kosmos_data.images.status import (
     reusable,
     status_row,
 )
-from kosmos_data.records import Document, Dropped, FetchedImage
+from kosmos_data.records import Document, FetchedImage
 from kosmos_data.safety.blocklist import BlockList
-from kosmos_data.safety.images import NSFW_DOCUMENT
-
-STAGE = "images"
 
 
 def image_refs(doc: Document) -> Iterator[tuple[str, tuple[str, int]]]:
@@ -151,45 +154,13 @@ def _resolve_near(element) -> Iterator[OccurrenceOutcome]:
             yield OccurrenceOutcome(url, doc_id, pos, OK, rep.image, rep.detail)
 
 
-class RebuildDocumentsFn(beam.DoFn):
-    """``(doc_id, {"doc": [Document], "out": [OccurrenceOutcome]})`` -> kept or dropped."""
-
-    def __init__(self, nsfw_document_threshold: float = 1.0) -> None:
-        self.nsfw_document_threshold = nsfw_document_threshold
-
-    def setup(self) -> None:
-        self.counters = _Counters()
-
-    def process(self, element) -> Iterator[object]:
-        _, grouped = element
-        outcomes = list(grouped["out"])
-        for doc in grouped["doc"]:
-            if not doc.images:
-                yield doc
-                continue
-            rebuilt = rebuild_document(doc, outcomes, self.nsfw_document_threshold)
-            for reason, n in sorted(rebuilt.dropped.items()):
-                self.counters.inc(STAGE, f"image_dropped_{reason}", n)
-                yield TaggedOutput(STATS_TAG, ((IMAGE_DROPPED, STAGE, reason), n))
-            if rebuilt.nsfw is not None:  # OBELICS: a document with a porn image goes whole
-                self.counters.inc(STAGE, f"dropped_{NSFW_DOCUMENT}")
-                url, score = rebuilt.nsfw
-                detail = f"image {url} nsfw score {score} > {self.nsfw_document_threshold}"
-                yield TaggedOutput(
-                    DROPPED_TAG, Dropped(STAGE, NSFW_DOCUMENT, doc.provenance, detail, document=doc)
-                )
-                continue
-            if rebuilt.kept:
-                self.counters.inc(STAGE, "images_kept", rebuilt.kept)
-                yield TaggedOutput(STATS_TAG, ((IMAGES_KEPT, STAGE, ""), rebuilt.kept))
-                yield rebuilt.document
-                continue
-            self.counters.inc(STAGE, f"dropped_{NO_IMAGES_AFTER_FETCH}")
-            detail = ", ".join(f"{r}={n}" for r, n in sorted(rebuilt.dropped.items()))
-            yield TaggedOutput(
-                DROPPED_TAG,
-                Dropped(STAGE, NO_IMAGES_AFTER_FETCH, doc.provenance, detail, document=doc),
-            )
+def _with_outcomes(element) -> Iterator[tuple[Document, list[OccurrenceOutcome]]]:
+    """``(doc_id, {"doc": [Document], "out": [OccurrenceOutcome]})`` -> each document with
+    its images' outcomes, for ``RebuildStep``."""
+    _, grouped = element
+    outcomes = list(grouped["out"])
+    for doc in grouped["doc"]:
+        yield doc, outcomes
 
 
 def _status_rows(element, resize_key: str) -> Iterator[dict]:
@@ -310,10 +281,8 @@ class FetchImages(beam.PTransform):
                 "out": all_out | "KeyOutcomesByDoc" >> beam.Map(lambda o: (o.doc_id, o)),
             }
             | "JoinDocuments" >> beam.CoGroupByKey()
-            | "RebuildDocuments"
-            >> beam.ParDo(RebuildDocumentsFn(self._doc_threshold())).with_outputs(
-                DROPPED_TAG, STATS_TAG, main="kept"
-            )
+            | "WithOutcomes" >> beam.FlatMap(_with_outcomes)
+            | "RebuildDocuments" >> ApplyStep(RebuildStep(self._doc_threshold()))
         )
         fetch_stats = results | "CountFetches" >> beam.Map(
             lambda r: ((IMAGE_FETCH, STAGE, "reused" if r.reused else r.image.reason), 1)

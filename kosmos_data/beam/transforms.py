@@ -3,8 +3,11 @@
 Every step routes its records three ways with tagged outputs: the main output (kept),
 ``dropped`` (a ``Dropped`` with the stage and reason) and ``dead_letter`` (a ``DeadLetter``),
 plus a fourth, ``stats``, of ``((kind, stage, reason), n)`` pairs from which the funnel is
-summed. Each drop reason is also a Beam metrics counter ``dropped_<reason>`` in the
-namespace ``kosmos_data.<stage>``, visible in the Dataflow/Flink UIs while a job runs.
+summed (and ``report``, the items of a stage's own report). Each drop reason is also a Beam
+metrics counter ``dropped_<reason>`` in the namespace ``kosmos_data.<stage>``, visible in
+the Dataflow/Flink UIs while a job runs. Every stage routes through ``ApplyStep`` (per-record
+steps of the caption and text jobs, deduplication after its grouping, decontamination) or,
+for the per-archive chain of the interleaved job, ``ProcessArchiveFn``.
 """
 
 from __future__ import annotations
@@ -31,8 +34,8 @@ from kosmos_data.outputs import (
     shard_name,
     stable_shard,
 )
-from kosmos_data.records import DeadLetter, Document, Dropped, Provenance, RawPage
-from kosmos_data.stages import Outcome, run_steps
+from kosmos_data.records import DeadLetter, Dropped, Provenance
+from kosmos_data.stages import Outcome, dropped_of, run_steps
 from kosmos_data.warc import ReadConfig, iter_records
 
 log = logging.getLogger(__name__)
@@ -40,6 +43,8 @@ log = logging.getLogger(__name__)
 DROPPED_TAG = "dropped"
 DEAD_TAG = "dead_letter"
 STATS_TAG = "stats"
+#: Items of a stage's own report (``Outcome.report``; decontamination's per-task matches).
+REPORT_TAG = "report"
 #: The same accounting events keyed by archive, ``(warc_file, ((kind, stage, reason), n))``,
 #: for per-file checkpoints (``kosmos_data.beam.checkpoint``); unused outputs cost nothing.
 FILE_STATS_TAG = "file_stats"
@@ -96,7 +101,7 @@ class ApplyStepFn(beam.DoFn):
 
     Kept records go to the main output (the step's new record, when it made one); dropped
     ones to ``dropped`` with the stage and reason (carrying the document when there is one,
-    for ``dropped/``); dead letters to ``dead_letter``.
+    for ``dropped/``); dead letters to ``dead_letter``; report items to ``report``.
     """
 
     def __init__(self, step) -> None:
@@ -107,30 +112,29 @@ class ApplyStepFn(beam.DoFn):
         self.counters = _Counters()
         self.step.setup()
 
-    def process(self, record: RawPage | Document) -> Iterator[object]:
+    def process(self, record: object) -> Iterator[object]:
         stage = self.step.name
         outcome: Outcome = self.step(record)
+        subject = record if outcome.record is None else outcome.record
         for key, n in outcome.counters.items():
             self.counters.inc(stage, _metric_name(key), n)
             yield TaggedOutput(STATS_TAG, (key, n))
-            yield TaggedOutput(FILE_STATS_TAG, (record.provenance.warc_file, (key, n)))
+            yield TaggedOutput(FILE_STATS_TAG, (subject.provenance.warc_file, (key, n)))
+        for item in outcome.report:
+            yield TaggedOutput(REPORT_TAG, item)
         if outcome.dead is not None:
             yield from _dead(outcome.dead, self.counters)
             return
         if outcome.verdict is None:
-            yield record if outcome.record is None else outcome.record
+            yield subject
             return
         self.counters.inc(stage, f"dropped_{outcome.verdict}")
-        doc = record if isinstance(record, Document) else None
-        yield TaggedOutput(
-            DROPPED_TAG,
-            Dropped(stage, outcome.verdict, record.provenance, outcome.detail, document=doc),
-        )
+        yield TaggedOutput(DROPPED_TAG, dropped_of(stage, record, outcome))
 
 
 class ApplyStep(beam.PTransform):
     """The one routing transform: a step's stable label and the standard tagged outputs
-    (``kept``, ``dropped``, ``dead_letter``, ``stats``, ``file_stats``)."""
+    (``kept``, ``dropped``, ``dead_letter``, ``stats``, ``file_stats``, ``report``)."""
 
     def __init__(self, step) -> None:
         super().__init__()
@@ -138,7 +142,7 @@ class ApplyStep(beam.PTransform):
 
     def expand(self, pcoll):
         return pcoll | "Apply" >> beam.ParDo(ApplyStepFn(self.step)).with_outputs(
-            DROPPED_TAG, DEAD_TAG, STATS_TAG, FILE_STATS_TAG, main="kept"
+            DROPPED_TAG, DEAD_TAG, STATS_TAG, FILE_STATS_TAG, REPORT_TAG, main="kept"
         )
 
 
@@ -441,9 +445,9 @@ class _WriteFunnelFn(beam.DoFn):
     def process(self, pairs: list[tuple[tuple[str, str, str], int]]) -> Iterator[str]:
         import json
 
-        from kosmos_data.funnel import INTERLEAVED_STAGES, build_funnel
+        from kosmos_data.funnel import build_funnel
 
-        order = self.extra.get("stage_order") or INTERLEAVED_STAGES  # each job names its stages
+        order = self.extra["stage_order"]  # each job's, from its ordered stages
         funnel = build_funnel(dict(pairs), stage_order=order, extra=self.extra)
         publish_bytes(self.path, json.dumps(funnel, indent=2).encode("utf-8") + b"\n")
         yield self.path

@@ -17,7 +17,8 @@ When no task files are given the stage is skipped, and the funnel says so.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import BinaryIO
 
 import numpy as np
 
@@ -25,11 +26,14 @@ from kosmos_data.decontam.index import Matches, TaskIndex
 from kosmos_data.decontam.loaders import load_tasks
 from kosmos_data.decontam.normalize import hashes_of_words, tokens_with_spans, word_hashes, words
 from kosmos_data.records import Document, Segment
+from kosmos_data.stages import Outcome
 
 STAGE = "decontam"
 CONTAMINATED = "contaminated"
 CONTAMINATED_AFTER_CUT = "contaminated_after_cut"
 POLICIES = ("drop", "cut")
+#: Funnel counter of a document kept after a cut (Beam counter ``decontam/documents_cut``).
+CUT_COUNTER = ("documents_cut", STAGE, "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,24 +73,20 @@ class DecontamConfig:
         return bool(self.tasks or self.index_path)
 
 
-def build_index(config: DecontamConfig) -> TaskIndex:
-    """Load every task spec and build the index (or read ``index_path``)."""
+def _open_local(path: str) -> BinaryIO:
+    return open(path, "rb")
+
+
+def build_index(
+    config: DecontamConfig, opener: Callable[[str], BinaryIO] = _open_local
+) -> TaskIndex:
+    """Load every task spec and build the index (or read ``index_path`` through ``opener``:
+    local files by default; the Beam layer passes ``FileSystems.open`` for ``gs://``)."""
     if config.index_path:
-        with open(config.index_path, "rb") as f:
+        with opener(config.index_path) as f:
             return TaskIndex.from_bytes(f.read())
     sets = [ts for spec in config.tasks for ts in load_tasks(spec)]
     return TaskIndex.build(sets, config.ngram, config.min_words, config.max_item_frequency)
-
-
-@dataclass
-class Verdict:
-    """What decontamination decided for one document."""
-
-    reason: str | None  # None: keep ``document``
-    document: Document
-    matched: dict[str, list[str]] = field(default_factory=dict)  # task -> matched n-grams
-    cut: bool = False
-    detail: str = ""
 
 
 def _ngram_texts(ws: list[str], m: Matches, tasks: list[str]) -> dict[str, list[str]]:
@@ -127,9 +127,16 @@ def _cut(doc: Document, index: TaskIndex, margin: int) -> Document | None:
     return Document(doc.id, doc.provenance, segments, doc.extractor, meta)
 
 
-class Decontaminator:
-    """The per-document decision; the index is built or loaded in ``setup()`` (once per
-    worker) and never pickled with the step."""
+class DecontamStep:
+    """Decontamination as a per-document step: clean documents are kept; matching ones are
+    dropped (``contaminated``) or, with the ``cut`` policy, kept with the matched spans cut
+    out (``record``: the cut document; counted ``documents_cut``), or dropped
+    (``contaminated_after_cut``) when the cut leaves no text or fails ``refilter``.
+
+    ``Outcome.report`` holds ``(task, (matched n-grams, url))`` per matched task, for
+    ``contamination.json`` (``report.TaskReport``). The index is built or read in
+    ``setup()`` (once per worker) and never pickled with the step.
+    """
 
     name = STAGE
 
@@ -138,42 +145,44 @@ class Decontaminator:
         config: DecontamConfig,
         refilter: Callable[[Document], str | None] | None = None,
         index: TaskIndex | None = None,
+        opener: Callable[[str], BinaryIO] = _open_local,
     ) -> None:
         self.config = config
         self.refilter = refilter
         self.index = index
+        self.opener = opener
 
     def __getstate__(self) -> dict:
-        return {"config": self.config, "refilter": self.refilter, "index": None}
+        return {"config": self.config, "refilter": self.refilter, "opener": self.opener}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["config"], state["refilter"], None)
+        self.__init__(state["config"], state["refilter"], None, state["opener"])
 
     def setup(self) -> None:
         if self.index is None:
-            self.index = build_index(self.config)
+            self.index = build_index(self.config, self.opener)
 
-    def __call__(self, doc: Document) -> Verdict:
+    def __call__(self, doc: Document) -> Outcome:
         if self.index is None:
             self.setup()
         index = self.index
         text = doc.text
-        wh = word_hashes(text)
-        m = index.match_word_hashes(wh)
+        m = index.match_word_hashes(word_hashes(text))
         if not len(m):
-            return Verdict(None, doc)
+            return Outcome()
         matched = _ngram_texts(words(text), m, index.tasks)
+        report = tuple((task, (ngrams, doc.provenance.url)) for task, ngrams in matched.items())
         new_doc = None
         if self.config.policy == "cut":
             new_doc = _cut(doc, index, self.config.margin_chars)
         if new_doc is None:
-            return Verdict(CONTAMINATED, doc, matched, detail="tasks=" + ",".join(matched))
+            return Outcome(CONTAMINATED, detail="tasks=" + ",".join(matched), report=report)
         if not any(s.text for s in new_doc.segments):
-            return Verdict(CONTAMINATED_AFTER_CUT, doc, matched, detail="no_text_left")
+            return Outcome(CONTAMINATED_AFTER_CUT, detail="no_text_left", report=report)
         reason = self.refilter(new_doc) if self.refilter is not None else None
         if reason is not None:
-            return Verdict(CONTAMINATED_AFTER_CUT, new_doc, matched, detail=reason)
-        return Verdict(None, new_doc, matched, cut=True)
+            return Outcome(CONTAMINATED_AFTER_CUT, record=new_doc, detail=reason, report=report)
+        return Outcome(counters={CUT_COUNTER: 1}, record=new_doc, report=report)
 
 
 class QualityRefilter:

@@ -18,8 +18,11 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from kosmos_data.funnel import IMAGE_DROPPED, IMAGES_KEPT
 from kosmos_data.images.phash import EvalIndex, from_hex, hamming
 from kosmos_data.records import Document, FetchedImage, Segment
+from kosmos_data.safety.images import NSFW_DOCUMENT
+from kosmos_data.stages import Outcome
 
 Occurrence = tuple[str, int]  # (document id, segment position)
 
@@ -28,6 +31,7 @@ DUPLICATE_SHA256 = "duplicate_sha256"
 DUPLICATE_PHASH = "duplicate_phash"
 DECONTAMINATED = "decontaminated"
 NO_IMAGES_AFTER_FETCH = "no_images_after_fetch"
+STAGE = "images"
 
 
 @dataclass(slots=True)
@@ -144,3 +148,36 @@ def rebuild_document(
     meta["images"] = {"kept": out.kept, "dropped": dict(sorted(out.dropped.items()))}
     out.document = dataclasses.replace(doc, segments=segments, meta=meta)
     return out
+
+
+class RebuildStep:
+    """The image stage's per-document decision, after its fetch and corpus-level dedup:
+    ``(document, its images' outcomes)`` -> the document with its kept images attached
+    (``rebuild_document``; counted ``images_kept`` and ``image_dropped`` per reason), or
+    dropped whole: ``nsfw_document`` when an image scored above ``nsfw_document_threshold``
+    (OBELICS' rule), ``no_images_after_fetch`` when none was kept. A document that arrives
+    without images passes untouched."""
+
+    name = STAGE
+
+    def __init__(self, nsfw_document_threshold: float = 1.0) -> None:
+        self.nsfw_document_threshold = nsfw_document_threshold
+
+    def setup(self) -> None:
+        pass
+
+    def __call__(self, element: tuple[Document, list[OccurrenceOutcome]]) -> Outcome:
+        doc, outcomes = element
+        if not doc.images:
+            return Outcome(record=doc)
+        rebuilt = rebuild_document(doc, outcomes, self.nsfw_document_threshold)
+        counters = {(IMAGE_DROPPED, STAGE, r): n for r, n in sorted(rebuilt.dropped.items())}
+        if rebuilt.nsfw is not None:
+            url, score = rebuilt.nsfw
+            detail = f"image {url} nsfw score {score} > {self.nsfw_document_threshold}"
+            return Outcome(NSFW_DOCUMENT, counters, record=doc, detail=detail)
+        if rebuilt.kept:
+            counters[(IMAGES_KEPT, STAGE, "")] = rebuilt.kept
+            return Outcome(counters=counters, record=rebuilt.document)
+        detail = ", ".join(f"{r}={n}" for r, n in sorted(rebuilt.dropped.items()))
+        return Outcome(NO_IMAGES_AFTER_FETCH, counters, record=doc, detail=detail)

@@ -193,3 +193,5 @@ def test_decontaminate_cut_policy_refilters_on_beam(wheel, tmp_path):
     text0 = " ".join(t for t in kept[docs[0].id]["texts"] if t)
     assert paras[0] in text0 and paras[5] in text0 and copa.items[0][1][0] not in text0
     assert json.loads((out / "contamination.json").read_text())["documents_cut"] == 1
+    assert f["beam_counters"]["kosmos_data.decontam/documents_cut"] == 1  # the step's counter
+    assert f["beam_counters"]["kosmos_data.decontam/dropped_contaminated_after_cut"] == 1

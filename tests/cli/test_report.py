@@ -35,7 +35,8 @@ def _funnel() -> dict:
         (DOC_DOMAIN, "output", "<script>x</script>.test"): 15,
         (DISTINCT_DOMAINS, "output", ""): 2,
     }
-    f = build_funnel(counts, extra={"pipeline": "interleaved", "output": "runs/r1"})
+    order = ("read", "prefilter", "langid", "sampling")
+    f = build_funnel(counts, order, extra={"pipeline": "interleaved", "output": "runs/r1"})
     f["run"] = {"runner": "DirectRunner", "wall_seconds": 10.0, "records_read": 1000,
                 "archives_read": 2, "archives_resumed": 0}  # fmt: skip
     return f

@@ -7,8 +7,9 @@ import pytest
 from kosmos_data.decontam import (
     CONTAMINATED,
     CONTAMINATED_AFTER_CUT,
+    CUT_COUNTER,
     DecontamConfig,
-    Decontaminator,
+    DecontamStep,
 )
 from kosmos_data.decontam.index import TaskIndex
 from kosmos_data.decontam.loaders import TaskSet
@@ -34,37 +35,41 @@ def _doc(*texts: str) -> Document:
 
 def test_clean_documents_pass_untouched(index):
     doc = _doc(CLEAN, CLEAN)
-    v = Decontaminator(DecontamConfig(tasks=("x",)), index=index)(doc)
-    assert v.reason is None and v.document is doc and not v.matched
+    v = DecontamStep(DecontamConfig(tasks=("x",)), index=index)(doc)
+    assert v.verdict is None and v.kept(doc) is doc and not v.report and not v.counters
 
 
 def test_drop_policy(index):
     doc = _doc(CLEAN, f"As they say: {PASSAGE.upper()}! {CLEAN}")
-    v = Decontaminator(DecontamConfig(tasks=("x",)), index=index)(doc)
-    assert v.reason == CONTAMINATED and v.detail == "tasks=fox"
-    assert (
-        "the quick brown fox jumps over the lazy dog while the farmer watches" in (v.matched["fox"])
-    )
+    v = DecontamStep(DecontamConfig(tasks=("x",)), index=index)(doc)
+    assert v.verdict == CONTAMINATED and v.detail == "tasks=fox" and v.kept(doc) is None
+    assert v.record is None and not v.counters  # dropped/ shows the document as it came
+    ((task, (ngrams, url)),) = v.report  # one item per matched task, for the report
+    assert task == "fox" and url == "https://site.test/p"
+    assert "the quick brown fox jumps over the lazy dog while the farmer watches" in ngrams
 
 
 def test_cut_policy_removes_the_span_with_a_margin_and_keeps_the_rest(index):
     doc = _doc(CLEAN, f"{CLEAN}As they say, {PASSAGE.replace(' ', '  ')}. {CLEAN}")
     cfg = DecontamConfig(tasks=("x",), policy="cut", margin_chars=20)
-    v = Decontaminator(cfg, index=index)(doc)
-    assert v.reason is None and v.cut
-    text = v.document.text
+    v = DecontamStep(cfg, index=index)(doc)
+    assert v.verdict is None and v.counters == {CUT_COUNTER: 1} and v.report
+    text = v.kept(doc).text
     assert "fox" not in text and "porch" not in text and "As they say" not in text
     # the 20-character margin took "e quay. As they say, " before the match, nothing else
     assert text.count("harbour") == 12 and text.count("quay") == 11
-    assert len(v.document.images) == 1 and doc.text != text  # input not modified
+    assert len(v.record.images) == 1 and doc.text != text  # input not modified
 
 
 def test_cut_policy_refilters_what_is_left(index):
     cfg = DecontamConfig(tasks=("x",), policy="cut")
-    v = Decontaminator(cfg, refilter=lambda d: "too_few_words", index=index)(_doc(CLEAN, PASSAGE))
-    assert v.reason == CONTAMINATED_AFTER_CUT and v.detail == "too_few_words"
-    v = Decontaminator(cfg, index=index)(_doc(PASSAGE))
-    assert v.reason == CONTAMINATED_AFTER_CUT and v.detail == "no_text_left"
+    doc = _doc(CLEAN, PASSAGE)
+    v = DecontamStep(cfg, refilter=lambda d: "too_few_words", index=index)(doc)
+    assert v.verdict == CONTAMINATED_AFTER_CUT and v.detail == "too_few_words"
+    assert v.record.text == CLEAN and v.record is not doc  # dropped/ shows what the cut left
+    v = DecontamStep(cfg, index=index)(_doc(PASSAGE))
+    assert v.verdict == CONTAMINATED_AFTER_CUT and v.detail == "no_text_left"
+    assert v.record is None and not v.counters
 
 
 def test_report_merges_and_warns_above_one_in_a_thousand():

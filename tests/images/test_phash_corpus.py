@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import random
 
@@ -10,6 +11,7 @@ import pytest
 from kosmos_data.images import ImageConfig, ImageFetcher
 from kosmos_data.images.corpus import (
     OccurrenceOutcome,
+    RebuildStep,
     UrlResult,
     decontaminate,
     exact_dedup,
@@ -127,3 +129,24 @@ def test_rebuild_keeps_order_and_counts():
     assert doc.segments[1].image.fetched is None  # the input is not mutated
     with pytest.raises(ValueError, match="no image outcome"):
         rebuild_document(doc, outs[:1])
+
+
+def test_rebuild_step_answers_outcome_per_document():
+    prov = Provenance("f.warc.gz", "r", 0, "https://p.test/a", "2025-01-01")
+    doc = Document("d", prov, [Segment(text="t"), Segment(image=ImageRef("u1")),
+                               Segment(image=ImageRef("u2"))], "fast")  # fmt: skip
+    ok, lost = img("u1"), OccurrenceOutcome("u2", "d", 2, "timeout")
+    step = RebuildStep(nsfw_document_threshold=0.8)
+    kept = step((doc, [OccurrenceOutcome("u1", "d", 1, "ok", ok), lost]))
+    assert kept.verdict is None and [i.url for i in kept.record.images] == ["u1"]
+    assert kept.counters == {("image_dropped", "images", "timeout"): 1,
+                             ("images_kept", "images", ""): 1}  # fmt: skip
+    none = step((doc, [OccurrenceOutcome("u1", "d", 1, "http_error"), lost]))
+    assert (none.verdict, none.detail) == ("no_images_after_fetch", "http_error=1, timeout=1")
+    assert none.record is doc  # dropped/ keeps the document as it came
+    porn = dataclasses.replace(ok, nsfw_score=0.9)
+    nsfw = step((doc, [OccurrenceOutcome("u1", "d", 1, "ok", porn), lost]))
+    assert nsfw.verdict == "nsfw_document" and "u1 nsfw score 0.9 > 0.8" in nsfw.detail
+    assert ("images_kept", "images", "") not in nsfw.counters and nsfw.record is doc
+    text_only = Document("t", prov, [Segment(text="t")], "fast")
+    assert step((text_only, [])).kept((text_only, [])) is text_only

@@ -21,7 +21,7 @@ def test_safety_section_shows_each_rule():
         ("image_fetch", "images", "ok"): 9,
         ("image_dropped", "images", "nsfw_image"): 4,
     }
-    funnel = build_funnel(counts)
+    funnel = build_funnel(counts, ("read", "optout", "pii", "images"))
     assert funnel["balanced"]
     assert funnel["safety"] == {
         "optout": {"noai_header": 2, "tdm_reservation_meta": 1},
