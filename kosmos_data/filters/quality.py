@@ -51,23 +51,36 @@ node_min_words               4          block     OBELICS ``number_words_node_le
                                                   words, so "2019" is no word there; here it is
                                                   one (slightly milder).
 node_max_words               1000       block     OBELICS ``number_words_node_level_max_cutoff``
-node_max_special_ratio       0.30       block     OBELICS ``special_character_ratio_node_level_
-                                                  max_cutoff``. Adapted: OBELICS counts
+node_max_special_ratio       None       block     OBELICS ``special_character_ratio_node_level_
+                                                  max_cutoff`` (0.30). Adapted: **off** by
+                                                  default. On extracted main content it judged
+                                                  prose, not boilerplate: at 0.30 (digits left
+                                                  out) the blocks above it on the dev pages
+                                                  held 2,440 gold tokens and 17 others (both
+                                                  sources); every block with other tokens had
+                                                  <= 2 words and fails ``too_few_words``
+                                                  anyway. What it removed was dialogue
+                                                  ("Nippers," said I), shell and code lines,
+                                                  prices and formulas; even without whitespace
+                                                  counted, 322 gold against 10 others. Menus
+                                                  and separator rows are left to the form
+                                                  rules. OBELICS ran it on whole simplified
+                                                  DOMs, where such nodes were mostly menus and
+                                                  footers; here the extractor has already
+                                                  removed those. 0.30 restores it; the
+                                                  document-level ratio below stays on.
+node_special_digits          False      block     With the rule on: OBELICS counts
                                                   punctuation, whitespace, **digits** and
                                                   typographic symbols (``SPECIAL_CHARACTERS`` =
                                                   its word-strip set); here digits are not
-                                                  counted at node level (``node_special_digits``
-                                                  False; True is the rule as published). With
-                                                  whitespace (~18% of prose) and digits counted,
-                                                  any number-dense sentence (scores, prices,
-                                                  market figures, dates) passes 0.30: on the
-                                                  dev pages the published rule removed 772
-                                                  blocks of >= 4 words holding 15,471 gold
-                                                  tokens and 75 others. OBELICS ran on whole
-                                                  simplified DOMs, where such nodes were
-                                                  mostly menus and footers; here the extractor
-                                                  has already removed those.
-node_special_digits          False      block     see the row above
+                                                  counted at node level (True is the rule as
+                                                  published). With whitespace (~18% of prose)
+                                                  and digits counted, any number-dense
+                                                  sentence (scores, prices, market figures,
+                                                  dates) passes 0.30: on the dev pages the
+                                                  published rule removed 772 blocks of >= 4
+                                                  words holding 15,471 gold tokens and 75
+                                                  others.
 node_max_flagged_ratio       0.01       block     OBELICS ``flagged_word_ratio_node_level_max_
                                                   cutoff`` (one listed word in a block of < 100
                                                   words removes it, so the list must hold only
@@ -132,12 +145,13 @@ Measured on the extraction-dev pages (``bench/extract_quality.py --groups qualit
 documents, token P/R per page, fast extractor). With the published special-character set and
 C4's bare "javascript" substring, the stage cost 0.021 (ScrapingHub) and 0.061 (readability)
 of recall; with the digit and javascript adaptations 0.008 and 0.026; with ``node_context``
-as well 0.005 and 0.011 (mean token P/R of kept documents: ScrapingHub P 0.963 -> 0.964,
-R 0.995 -> 0.990; readability P 0.979 -> 0.981, R 0.973 -> 0.963), precision still at or
-above the extraction's. What is left on readability is code blocks (``special_characters``,
-~900 gold tokens: OBELICS' own unit, the ``pre`` paragraph, would go too; kept, a page's
-code would then drop it whole by C4's ``curly_bracket``), a few long repetitive gold
-paragraphs (``word_repetition``) and two 90-word paragraphs with one flagged word.
+as well 0.005 and 0.011; with the node special-character rule off as well (the default)
+0.002 and 0.004 (mean token P/R of kept documents: ScrapingHub P 0.963 -> 0.964, R 0.995 ->
+0.993; readability P 0.980 -> 0.981, R 0.973 -> 0.969), precision still at or above the
+extraction's. Two more readability pages with code (``{``) are then dropped whole by C4's
+``curly_bracket`` instead of keeping their prose without the code, C4's own intent. What is
+left is a few long repetitive gold paragraphs (``word_repetition``) and two 90-word
+paragraphs with one flagged word.
 ``--groups quality`` prints the gold and other tokens each rule removes, per source;
 ``bench/quality_speed.py`` checks ``node_context=False`` against a base revision and times
 both.
@@ -318,7 +332,7 @@ class QualityConfig:
     # -- node level (OBELICS node-level config; C4 line rules) ---------------------------------
     node_min_words: int = 4
     node_max_words: int = 1000
-    node_max_special_ratio: float | None = 0.30
+    node_max_special_ratio: float | None = None
     node_special_digits: bool = False
     node_max_flagged_ratio: float | None = 0.01
     node_punctuation_min_words: int | None = 12

@@ -21,6 +21,8 @@ from kosmos_data.records import ImageRef, Segment
 from tests.filters.texts import CLEAN_ARTICLE, make_doc
 
 CFG = QualityConfig()
+#: with OBELICS' node special-character rule on (off by default: see the quality module table)
+CFG_SPECIAL = QualityConfig(node_max_special_ratio=0.30)
 ART = list(CLEAN_ARTICLE)
 NAV = "Home About Us Services Contact Blog Careers Press Partners Shop Cart Login Help"
 
@@ -177,7 +179,7 @@ def test_clean_segments_removes_boilerplate_keeps_images_and_order() -> None:
         Segment(text=NAV),
     ]
     doc = make_doc(segs)
-    counts = clean_segments(doc, CFG)
+    counts = clean_segments(doc, CFG_SPECIAL)
     assert counts == {
         "javascript_notice": 1,
         "policy_boilerplate": 2,
@@ -354,7 +356,7 @@ def test_context_rule_units() -> None:
     doc = make_doc(
         [Segment(text="\n".join([head, lead, *items, ART[0]])), img(1), Segment(text=tail)]
     )
-    removed = clean_segments(doc, CFG)
+    removed = clean_segments(doc, CFG_SPECIAL)
     assert doc.segments[0].text == "\n".join([head, lead, *items, ART[0]])
     assert doc.segments[2].text == f"Figure notes\n{ART[1]}"
     assert removed == {"too_few_words": 2, "special_characters": 1}
@@ -404,9 +406,12 @@ def test_number_dense_gold_sentences_survive(key: str, needle: str) -> None:
     verdict, removed = judge(doc, QualityConfig())
     assert verdict is None, (verdict, doc.meta["quality"])
     assert any(needle in b for b in _blocks(doc)), removed
-    # the rule as published still removes it: the adaptation is what keeps it
+    # with the node rule on, leaving digits out keeps it; the rule as published removes it
     doc = _sh_doc(key)
-    judge(doc, QualityConfig(node_special_digits=True))
+    judge(doc, CFG_SPECIAL)
+    assert any(needle in b for b in _blocks(doc))
+    doc = _sh_doc(key)
+    judge(doc, QualityConfig(node_max_special_ratio=0.30, node_special_digits=True))
     assert not any(needle in b for b in _blocks(doc))
 
 
@@ -451,11 +456,34 @@ def test_javascript_notice_versus_prose() -> None:
     assert doc.segments[0].text == "\n".join(prose)
 
 
+@pytest.mark.parametrize(
+    ("name", "needles"),
+    [
+        ("clean-links", ['"I would prefer not to," said he.', '"Nippers," said I, "what do you']),
+        ("royal-road", ["“Is he going to be funny?”", "“Hi,” said Alden. “I’m fine.”"]),
+        ("medium-3", ["$4K x 3 per episode = $12K x 52 weeks / 3 hosts splitting it."]),
+    ],
+)
+def test_dialogue_and_figures_survive_by_default(name: str, needles: list[str]) -> None:
+    """Short dialogue lines and price sums are gold on these real pages; OBELICS' node
+    special-character rule (0.30, whitespace counted) removed every one of them, which is why
+    it is off by default (the quality module table has the dev-set counts)."""
+    for config, survives in ((QualityConfig(), True), (CFG_SPECIAL, False)):
+        doc = _dev_doc(name)
+        found = [n for n in needles if any(b.startswith(n) for b in _blocks(doc))]
+        assert found == needles  # the extractor keeps them
+        verdict, _ = judge(doc, config)
+        assert verdict is None, (verdict, doc.meta["quality"])
+        kept = [n for n in needles if any(b.startswith(n) for b in _blocks(doc))]
+        assert kept == (needles if survives else []), (config.node_max_special_ratio, kept)
+
+
 def test_node_special_ratio_leaves_digits_out() -> None:
     line = "Nadal defeated Khachanov 6-3, 7-6 (7) to level the series 1-1 on Friday."
     for digits, expected in ((False, {}), (True, {"special_characters": 1})):
         doc = make_doc([Segment(text=line), img(0), *map(Segment, ART)])
-        assert clean_segments(doc, QualityConfig(node_special_digits=digits)) == expected
+        config = QualityConfig(node_max_special_ratio=0.30, node_special_digits=digits)
+        assert clean_segments(doc, config) == expected
     with pytest.raises(ValueError, match="node_special_digits"):
         QualityConfig(node_special_digits=1)  # type: ignore[arg-type]
 
