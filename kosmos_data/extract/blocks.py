@@ -44,7 +44,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 
 import numpy as np
@@ -431,7 +431,7 @@ def block_features(blocks: list[Block], is_boilerplate_name) -> tuple[np.ndarray
     regions = np.array(regs, dtype=np.int64).reshape(n, 3)
     # Missing ancestors (negative ids) get their own region indices after the real ones.
     neg = regions < 0
-    if neg.any():
+    if np.logical_or.reduce(neg, axis=None):
         regions[neg] = len(region_ids) - 1 - regions[neg]
     if not n:
         return np.zeros((0, len(FEATURES))), regions
@@ -481,41 +481,65 @@ def _text_counts(texts: list[str]):
     ``\\d`` runs of ``re`` cover) and whether the last character ends a sentence.
 
     Block texts are whitespace-normalised (words joined by single spaces), so one pass over
-    the page's code points (numpy, a lookup table) counts characters per block, and the words
-    of all blocks are split and looked up at once; a text that is not normalised (a block
-    built by hand) takes the per-block path."""
+    the page's code points counts characters per block (numpy: a lookup table packs the
+    punctuation, digit and space counts into one int64 per character, and one cumulative sum
+    gives all three per block), and the words of all blocks are split and looked up at once;
+    a text that is not normalised (a block built by hand) takes the per-block path."""
     joined = " ".join(texts)
+    size = len(joined)
+    lens = np.array([len(t) for t in texts], dtype=np.int64)
+    if not size or size >= _FIELD_MAX or not lens.all():
+        return _text_counts_slow(texts, lens)
     code = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    if len(code) and int(code.max()) > 0xFFFF:
-        bits = _CHAR_BITS[np.minimum(code, 0xFFFF)]
-        astral = np.flatnonzero(code > 0xFFFF)
-        bits[astral] = [_char_bits(chr(c)) for c in code[astral].tolist()]
-    else:
-        bits = _CHAR_BITS[code]
-    lens = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-    starts = np.cumsum(lens + 1) - lens - 1  # each block's offset in ``joined``
-    ends_at = starts + lens
-    normalised = (
-        lens.all() and "  " not in joined and joined[0] != " " and joined[-1] != " "
-    ) and not (bits & 8).any()
+    astral = code.max() > 0xFFFF
+    bmp = np.minimum(code, 0xFFFF) if astral else code
+    normalised = "  " not in joined and joined[0] != " " and joined[-1] != " "
+    # Whitespace other than the space is non-printable, so the table is consulted only when
+    # the text holds some non-printable character (soft hyphens, zero-width spaces...).
+    if normalised and not joined.isprintable():
+        normalised = not (_CHAR_BITS[bmp] & 8).any()
     if not normalised:
         return _text_counts_slow(texts, lens)
-
-    def per_block(mask: np.ndarray) -> np.ndarray:
-        cs = np.concatenate(([0], np.cumsum(mask, dtype=np.int64)))
-        return cs[ends_at] - cs[starts]
-
-    nw = per_block((bits >> 2) & 1) + 1
+    weights = _CHAR_WEIGHTS[bmp]
+    if astral:
+        where = np.flatnonzero(code > 0xFFFF)
+        weights[where] = [_char_weight(chr(c)) for c in code[where].tolist()]
+    cum = np.empty(size + 1, dtype=np.int64)
+    cum[0] = 0
+    weights.cumsum(out=cum[1:])
+    ends_at = lens.cumsum() + np.arange(len(texts))  # each block's end in ``joined``
+    counts = cum[ends_at] - cum[ends_at - lens]
+    nw = (counts >> (2 * _FIELD_BITS)) + 1
     words = joined.lower().split(" ")
-    word_end = np.cumsum(nw)
+    word_end = nw.cumsum()
     if len(words) != word_end[-1]:  # lower-casing never adds or removes a space
         return _text_counts_slow(texts, lens)
-    stop_at = np.concatenate(
-        ([0], np.cumsum(np.fromiter(map(STOPWORDS.__contains__, words), bool, len(words))))
-    )
+    stop_at = np.empty(len(words) + 1, dtype=np.int64)
+    stop_at[0] = 0
+    np.fromiter(map(STOPWORDS.__contains__, words), bool, len(words)).cumsum(out=stop_at[1:])
     stop = stop_at[word_end] - stop_at[word_end - nw]
-    ends = (bits[ends_at - 1] & 16) > 0
-    return lens, nw, per_block(bits & 1), stop, per_block((bits & 2) >> 1), ends
+    ends = [t[-1] in _SENT_END for t in texts]
+    mask = _FIELD_MAX - 1
+    return lens, nw, counts & mask, stop, (counts >> _FIELD_BITS) & mask, ends
+
+
+#: ``_text_counts`` packs three per-character counts into one int64: punctuation in bits
+#: 0-20, decimal digits in 21-41, spaces in 42-62 (pages of up to 2**21 - 1 characters of
+#: block text; longer ones take the per-block path).
+_FIELD_BITS = 21
+_FIELD_MAX = 1 << _FIELD_BITS
+
+
+def _char_weight(ch: str) -> int:
+    bits = _char_bits(ch)
+    return (bits & 1) | ((bits >> 1) & 1) << _FIELD_BITS | ((bits >> 2) & 1) << (2 * _FIELD_BITS)
+
+
+_CHAR_WEIGHTS = (
+    (_CHAR_BITS & 1).astype(np.int64)
+    | ((_CHAR_BITS >> 1) & 1).astype(np.int64) << _FIELD_BITS
+    | ((_CHAR_BITS >> 2) & 1).astype(np.int64) << (2 * _FIELD_BITS)
+)
 
 
 def _text_counts_slow(texts: list[str], lens: np.ndarray):
@@ -531,14 +555,20 @@ def _text_counts_slow(texts: list[str], lens: np.ndarray):
     return lens, np.array(nw), np.array(punct), np.array(stop), np.array(digits), np.array(ends)
 
 
+_add = np.add.reduce
+_max = np.maximum.reduce
+
+
 def _assemble(x: np.ndarray, regions: np.ndarray) -> None:
     """Fill the page and region columns of ``x`` (from column 22 on) and turn columns 0-1
     (characters, words) into their logs."""
     n = x.shape[0]
     chars = x[:, 0]
     links = x[:, 2] * chars
-    total = chars.sum() or 1.0
-    nreg = int(regions.max()) + 1
+    # ufunc reductions and C-level methods: ``ndarray.sum``/``max`` and ``np.cumsum`` go
+    # through Python wrappers, which cost as much as the work on a page's few dozen blocks.
+    total = _add(chars) or 1.0
+    nreg = int(_max(regions, axis=None)) + 1
     col = 12 + N_TAG_GROUPS
     for level in range(3):
         r = regions[:, level]
@@ -550,10 +580,10 @@ def _assemble(x: np.ndarray, regions: np.ndarray) -> None:
         x[:, col + 3 + level] = lk[r] / np.maximum(cr, 1.0)
         x[:, col + 6 + level] = np.log1p(k[r])
     col += 9
-    x[:, col] = (np.cumsum(chars) - chars) / total
+    x[:, col] = (chars.cumsum() - chars) / total
     x[:, col + 1] = math.log1p(total)
     x[:, col + 2] = math.log1p(n)
-    longest = int(np.argmax(chars))
+    longest = int(chars.argmax())
     x[:, col + 3] = regions[:, 1] == regions[longest, 1]
     x[:, col + 4] = regions[:, 2] == regions[longest, 2]
     x[:longest, col + 5] = 1.0
@@ -661,10 +691,23 @@ class Trees:
 
     def logit(self, x: np.ndarray) -> np.ndarray:
         t, d = self.feature.shape
-        idx = np.arange(t) << d  # row offsets into the flattened leaf table
-        for level in range(d):
-            idx = idx + ((x[:, self.feature[:, level]] > self.threshold[:, level]) << level)
-        return self.base + np.take(self.leaf, idx).sum(axis=1)
+        cols, thresholds, weights, offsets = self._flat
+        # All levels at once: bits[:, l, j] = x[feature[j, l]] > threshold[j, l].
+        bits = (x[:, cols] > thresholds).reshape(x.shape[0], d, t)
+        idx = offsets + np.add.reduce(bits * weights, axis=1)
+        return self.base + np.add.reduce(np.take(self.leaf, idx), axis=1)
+
+    @cached_property
+    def _flat(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Level-major feature columns and thresholds, each level's bit weight and each
+        tree's row offset into the flattened leaf table."""
+        t, d = self.feature.shape
+        return (
+            self.feature.T.ravel(),
+            self.threshold.T.ravel(),
+            (np.int64(1) << np.arange(d, dtype=np.int64))[:, None],
+            np.arange(t, dtype=np.int64) << d,
+        )
 
     @classmethod
     def from_json(cls, d: dict) -> Trees:

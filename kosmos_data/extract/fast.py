@@ -682,7 +682,8 @@ def _classify(blocks: list[Block], cfg: ExtractConfig) -> tuple[list[bool], floa
     model = load_model()
     p = model.probabilities(blocks, is_boilerplate_name)
     keep = (p >= model.threshold).tolist()
-    chars = np.fromiter((len(b.text) for b in blocks), dtype=np.float64, count=len(blocks))
+    chars = np.array([len(b.text) for b in blocks], dtype=np.float64)
     sure = (p >= model.sure) | (p <= 1.0 - model.sure)
-    confidence = float(chars[sure].sum() / chars.sum()) if chars.sum() else 0.0
+    total = np.add.reduce(chars)
+    confidence = float(np.add.reduce(chars[sure]) / total) if total else 0.0
     return keep, round(confidence, 4)
