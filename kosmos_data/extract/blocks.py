@@ -612,14 +612,20 @@ def stage2_features(
     pad = np.concatenate(([0.0, 0.0], p, [0.0, 0.0]))
     prev2 = (pad[1 : n + 1] + pad[0:n]) / 2.0
     next2 = (pad[3 : n + 3] + pad[4 : n + 4]) / 2.0
-    nreg = int(regions.max()) + 1 if n else 1
-    cols = [x1, logit1[:, None], prev2[:, None], next2[:, None]]
+    nreg = int(_max(regions, axis=None)) + 1 if n else 1
+    k = x1.shape[1]
+    x2 = np.empty((n, k + 6))
+    x2[:, :k] = x1
+    x2[:, k] = logit1
+    x2[:, k + 1] = prev2
+    x2[:, k + 2] = next2
+    weighted = chars * p
     for level in range(3):
         r = regions[:, level]
         c = np.bincount(r, weights=chars, minlength=nreg)
-        pc = np.bincount(r, weights=chars * p, minlength=nreg)
-        cols.append((pc[r] / np.maximum(c[r], 1.0))[:, None])
-    return np.hstack(cols)
+        pc = np.bincount(r, weights=weighted, minlength=nreg)
+        x2[:, k + 3 + level] = pc[r] / np.maximum(c[r], 1.0)
+    return x2
 
 
 @dataclass(frozen=True)

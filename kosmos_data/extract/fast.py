@@ -159,8 +159,11 @@ def _hard_boilerplate(body: LexborNode) -> tuple[list[LexborNode], int]:
             any_hidden = True
     if not any_hidden:
         return [n for n, _ in out], imgs
+    sizes = [0 if hard else _rough_len(n) for n, hard in out]
+    if not any(sizes):  # text-less hidden elements (icons) go whatever the page holds
+        return [n for n, _ in out], imgs
     half = 0.5 * (_rough_len(body) or 1)
-    return [n for n, hard in out if hard or _rough_len(n) < half], imgs
+    return [n for (n, hard), size in zip(out, sizes, strict=True) if hard or size < half], imgs
 
 
 # Class/id vocabulary. Substring matches only for distinctive stems; whole-token matches
@@ -447,10 +450,15 @@ class FastExtractor:
         if not title:
             og = tree.css_first('meta[property="og:title"]')
             title = (og.attributes.get("content") or "").strip() if og is not None else None
-        base = tree.css_first("base[href]")
-        base_url = page_base_url(
-            page.provenance.url, base.attributes.get("href") if base is not None else None
-        )
+        # The first <base href>: lexbor's tag-name lookup, then the attribute, is cheaper than
+        # a ``base[href]`` selector walking the whole document on the many pages without one.
+        base_href = None
+        for base in tree.tags("base"):
+            attrs = base.attributes
+            if "href" in attrs:
+                base_href = attrs["href"]
+                break
+        base_url = page_base_url(page.provenance.url, base_href)
         body = tree.body
         if body is None:
             raise ExtractionError("document has no body")
@@ -480,17 +488,23 @@ class FastExtractor:
         _decompose_in_order(hard)
         _decompose_in_order([h for h in body.css("header") if _is_site_header(h)])
         soft = []
+        cache = _SOFT_CACHE  # is_boilerplate_name's memo, looked up inline (~500 nodes a page)
         for node in body.css("[class], [id]"):
             if node.tag_id == FIGURE_ID:  # a figure is content by HTML semantics (images.py)
                 continue
             a = node.attributes
             cls = a.get("class")
+            if cls:
+                hit = cache.get(cls)
+                if hit or (hit is None and is_boilerplate_name(cls)):
+                    soft.append(node)
+                    continue
             ident = a.get("id")
             # ids of 4+ hyphenated words are heading anchors ("sharing-with-a-developer").
-            if (cls and is_boilerplate_name(cls)) or (
-                ident and ident.count("-") < 3 and is_boilerplate_name(ident)
-            ):
-                soft.append(node)
+            if ident and ident.count("-") < 3:
+                hit = cache.get(ident)
+                if hit or (hit is None and is_boilerplate_name(ident)):
+                    soft.append(node)
         if soft:
             total_len = _rough_len(body) or 1
             soft = [n for n in soft if _rough_len(n) < 0.5 * total_len]
