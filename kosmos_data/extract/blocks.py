@@ -444,9 +444,9 @@ def block_features(blocks: list[Block], is_boilerplate_name) -> tuple[np.ndarray
     # ``min(15, chars / words)`` (``words`` at least 1; ints, so the divisions are exact).
     x[:, 0] = nc
     x[:, 1] = nw
-    with np.errstate(divide="ignore", invalid="ignore"):
-        x[:, 2] = np.where(raw > 0, np.minimum(1.0, link_raw / raw), 0.0)
-        x[:, 5] = np.where(nc > 0, digits / nc, 0.0)
+    # (a zero divisor is replaced by 1 where the 0 branch is taken anyway: no warnings.)
+    x[:, 2] = np.where(raw > 0, np.minimum(1.0, link_raw / np.maximum(raw, 1.0)), 0.0)
+    x[:, 5] = np.where(nc > 0, digits / np.maximum(nc, 1), 0.0)
     x[:, 3] = punct / nw
     x[:, 4] = stop / nw
     x[:, 6] = ends

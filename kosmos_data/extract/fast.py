@@ -348,6 +348,9 @@ HARD_TAG_IDS = _tag_ids(frozenset({"nav", "aside", "footer", "menu"}))
 JUNK_IDS = _tag_ids(frozenset(JUNK_TAGS))
 NOSCRIPT_ID = next(iter(_tag_ids(frozenset({"noscript"}))))
 MAIN_IDS = _tag_ids(frozenset({"article", "main"}))
+MAIN_ID = next(iter(_tag_ids(frozenset({"main"}))))
+ARTICLE_ID = next(iter(_tag_ids(frozenset({"article"}))))
+BASE_ID = next(iter(_tag_ids(frozenset({"base"}))))
 FIGURE_ID = next(iter(_tag_ids(frozenset({"figure"}))))
 FIGCAPTION_ID = next(iter(_tag_ids(frozenset({"figcaption"}))))
 PICTURE_ID = next(iter(_tag_ids(frozenset({"picture"}))))
@@ -450,15 +453,11 @@ class FastExtractor:
         if not title:
             og = tree.css_first('meta[property="og:title"]')
             title = (og.attributes.get("content") or "").strip() if og is not None else None
-        # The first <base href>: lexbor's tag-name lookup, then the attribute, is cheaper than
-        # a ``base[href]`` selector walking the whole document on the many pages without one.
-        base_href = None
-        for base in tree.tags("base"):
-            attrs = base.attributes
-            if "href" in attrs:
-                base_href = attrs["href"]
-                break
-        base_url = page_base_url(page.provenance.url, base_href)
+        # The first <base href> in document order: the parser puts every element under <html>
+        # into <head> or <body>, so <head>'s (a small query), else the first one the walk
+        # below meets in <body>; a ``base[href]`` query walked the whole document.
+        head = tree.head
+        base = head.css_first("base[href]") if head is not None else None
         body = tree.body
         if body is None:
             raise ExtractionError("document has no body")
@@ -478,6 +477,11 @@ class FastExtractor:
                     noscripts.append(node)
             elif tag == img_id:
                 imgs.append(node)
+            elif tag == BASE_ID and base is None and "href" in node.attributes:
+                base = node
+        base_url = page_base_url(
+            page.provenance.url, base.attributes.get("href") if base is not None else None
+        )
         no_url, changed = unwrap_noscripts(imgs, noscripts)
         if changed:  # an unwrapped <noscript> moved its children out: look again
             junk = body.css(JUNK_SELECTOR)
@@ -524,14 +528,25 @@ class FastExtractor:
 
         # 4. root choice
         root = body
-        mains = body.css("main, [role=main]")
+        # One query for ``main, [role=main]`` and the fallback ``article`` (role values match
+        # exactly, as in the selector); a node matching two alternatives comes twice in a row.
+        mains, arts = [], []
+        last = None
+        for node in body.css("main, [role=main], article"):
+            key = node.mem_id
+            if key == last:
+                continue
+            last = key
+            tag = node.tag_id
+            if tag == MAIN_ID or node.attributes.get("role") == "main":
+                mains.append(node)
+            if tag == ARTICLE_ID:
+                arts.append(node)
         best = None
         if mains:
             best = mains[0] if len(mains) == 1 else max(mains, key=_rough_len)
-        else:
-            arts = body.css("article")
-            if len(arts) == 1:
-                best = arts[0]
+        elif len(arts) == 1:
+            best = arts[0]
         if best is not None and _rough_len(best) >= cfg.main_min_share * (_rough_len(body) or 1):
             root = best
         deadline.check("before walk")
