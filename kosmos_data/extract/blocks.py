@@ -44,7 +44,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 
 import numpy as np
@@ -390,23 +390,25 @@ def block_features(blocks: list[Block], is_boilerplate_name) -> tuple[np.ndarray
     """Stage-1 feature matrix (``len(blocks) x len(FEATURES)``) and the region index
     matrix (``len(blocks) x 3``, ancestor levels 1-3) used by stage 2.
 
-    The per-block loop builds plain tuples (one ``np.array`` call at the end) and computes
-    each parent's ancestry once (``_ancestry``): this runs on every page of the fast path."""
+    This runs on every page of the fast path, so the text-shape features are counted for the
+    whole page at once (``_text_counts``), the per-block loop only reads each opener's names
+    and computes each parent's ancestry once (``_ancestry``), and the matrix is filled in
+    place (``_assemble``)."""
     n = len(blocks)
-    rows = []
+    texts = []
+    raws = []
+    link_raws = []
+    tags = []
+    name_rows = []
     regs = []
     name_cache: dict[int, tuple[float, float]] = {}
     region_ids: dict[int, int] = {}
     above: dict[int, tuple[list[int], float, float]] = {}
-    sw = STOPWORDS.__contains__
     groups = TAG_GROUPS
-    digit = _DIGIT.findall
-    ends = _SENT_END
     for b in blocks:
-        t = b.text
-        nc = len(t)
-        words = t.lower().split()
-        nw = len(words) or 1
+        texts.append(b.text)
+        raws.append(b.raw)
+        link_raws.append(b.link_raw)
         op = b.opener
         key = op.mem_id
         nm = name_cache.get(key)
@@ -424,95 +426,181 @@ def block_features(blocks: list[Block], is_boilerplate_name) -> tuple[np.ndarray
                 up = above[pid] = _ancestry(parent, region_ids, name_cache, is_boilerplate_name)
             r, anc_bp, anc_pos = up
         regs.append(r)
-        rows.append(
-            (
-                nc,
-                nw,
-                min(1.0, b.link_raw / b.raw) if b.raw else 0.0,
-                (
-                    t.count(".")
-                    + t.count(",")
-                    + t.count(";")
-                    + t.count(":")
-                    + t.count("!")
-                    + t.count("?")
-                )
-                / nw,
-                sum(map(sw, words)) / nw,
-                sum(map(len, digit(t))) / nc if nc else 0.0,
-                1.0 if t and t[-1] in ends else 0.0,
-                min(15.0, nc / nw),
-                groups.get(op.tag, OTHER_GROUP),
-                nm[0],
-                nm[1],
-                anc_bp,
-                anc_pos,
-            )
-        )
-    raw = np.array(rows, dtype=np.float64).reshape(n, 13)
-    onehot = (raw[:, 8:9] == np.arange(N_TAG_GROUPS)).astype(np.float64)
-    prim = np.hstack([raw[:, :8], onehot, raw[:, 9:]])
+        tags.append(groups.get(op.tag, OTHER_GROUP))
+        name_rows.append((nm[0], nm[1], anc_bp, anc_pos))
     regions = np.array(regs, dtype=np.int64).reshape(n, 3)
     # Missing ancestors (negative ids) get their own region indices after the real ones.
     neg = regions < 0
-    if neg.any():
+    if np.logical_or.reduce(neg, axis=None):
         regions[neg] = len(region_ids) - 1 - regions[neg]
-    return _assemble(prim, regions), regions
+    if not n:
+        return np.zeros((0, len(FEATURES))), regions
+    x = np.empty((n, len(FEATURES)))
+    nc, nw, punct, stop, digits, ends = _text_counts(texts)
+    raw = np.array(raws, dtype=np.float64)
+    link_raw = np.array(link_raws, dtype=np.float64)
+    # Columns 0-7 as the per-block formulas: ``min(1, link_raw / raw) if raw else 0``,
+    # ``punct / words``, ``stopwords / words``, ``digits / chars if chars else 0``,
+    # ``min(15, chars / words)`` (``words`` at least 1; ints, so the divisions are exact).
+    x[:, 0] = nc
+    x[:, 1] = nw
+    # (a zero divisor is replaced by 1 where the 0 branch is taken anyway: no warnings.)
+    x[:, 2] = np.where(raw > 0, np.minimum(1.0, link_raw / np.maximum(raw, 1.0)), 0.0)
+    x[:, 5] = np.where(nc > 0, digits / np.maximum(nc, 1), 0.0)
+    x[:, 3] = punct / nw
+    x[:, 4] = stop / nw
+    x[:, 6] = ends
+    x[:, 7] = np.minimum(15.0, nc / nw)
+    x[:, 8 : 8 + N_TAG_GROUPS] = np.array(tags)[:, None] == np.arange(N_TAG_GROUPS)
+    x[:, 8 + N_TAG_GROUPS : 12 + N_TAG_GROUPS] = name_rows
+    _assemble(x, regions)
+    return x, regions
 
 
-def _assemble(prim: np.ndarray, regions: np.ndarray) -> np.ndarray:
-    n = prim.shape[0]
-    chars = prim[:, 0]
-    links = prim[:, 2] * chars
-    total = chars.sum() or 1.0
-    nreg = int(regions.max()) + 1 if n else 1
-    share, rlinks, rcount = [], [], []
+#: Per BMP code point: 1 = counted punctuation, 2 = decimal digit (``\\d``, Unicode Nd),
+#: 4 = the space that joins a normalised block's words, 8 = any other whitespace, 16 = ends a
+#: sentence (``_SENT_END``). Astral code points are looked up one by one (``_char_bits``).
+_PUNCT = ".,;:!?"
+
+
+def _char_bits(ch: str) -> int:
+    return (
+        (1 if ch in _PUNCT else 0)
+        | (2 if ch.isdecimal() else 0)
+        | (4 if ch == " " else 8 if ch.isspace() else 0)
+        | (16 if ch in _SENT_END else 0)
+    )
+
+
+_CHAR_BITS = np.array([_char_bits(chr(i)) for i in range(0x10000)], dtype=np.uint8)
+
+
+def _text_counts(texts: list[str]):
+    """Per block: characters, words (``len(text.lower().split()) or 1``), punctuation
+    characters (``.,;:!?``), stopwords among the lower-cased words, decimal digits (what the
+    ``\\d`` runs of ``re`` cover) and whether the last character ends a sentence.
+
+    Block texts are whitespace-normalised (words joined by single spaces), so one pass over
+    the page's code points counts characters per block (numpy: a lookup table packs the
+    punctuation, digit and space counts into one int64 per character, and one cumulative sum
+    gives all three per block), and the words of all blocks are split and looked up at once;
+    a text that is not normalised (a block built by hand) takes the per-block path."""
+    joined = " ".join(texts)
+    size = len(joined)
+    lens = np.array([len(t) for t in texts], dtype=np.int64)
+    if not size or size >= _FIELD_MAX or not lens.all():
+        return _text_counts_slow(texts, lens)
+    code = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    astral = code.max() > 0xFFFF
+    bmp = np.minimum(code, 0xFFFF) if astral else code
+    normalised = "  " not in joined and joined[0] != " " and joined[-1] != " "
+    # Whitespace other than the space is non-printable, so the table is consulted only when
+    # the text holds some non-printable character (soft hyphens, zero-width spaces...).
+    if normalised and not joined.isprintable():
+        normalised = not (_CHAR_BITS[bmp] & 8).any()
+    if not normalised:
+        return _text_counts_slow(texts, lens)
+    weights = _CHAR_WEIGHTS[bmp]
+    if astral:
+        where = np.flatnonzero(code > 0xFFFF)
+        weights[where] = [_char_weight(chr(c)) for c in code[where].tolist()]
+    cum = np.empty(size + 1, dtype=np.int64)
+    cum[0] = 0
+    weights.cumsum(out=cum[1:])
+    ends_at = lens.cumsum() + np.arange(len(texts))  # each block's end in ``joined``
+    counts = cum[ends_at] - cum[ends_at - lens]
+    nw = (counts >> (2 * _FIELD_BITS)) + 1
+    words = joined.lower().split(" ")
+    word_end = nw.cumsum()
+    if len(words) != word_end[-1]:  # lower-casing never adds or removes a space
+        return _text_counts_slow(texts, lens)
+    stop_at = np.empty(len(words) + 1, dtype=np.int64)
+    stop_at[0] = 0
+    np.fromiter(map(STOPWORDS.__contains__, words), bool, len(words)).cumsum(out=stop_at[1:])
+    stop = stop_at[word_end] - stop_at[word_end - nw]
+    ends = [t[-1] in _SENT_END for t in texts]
+    mask = _FIELD_MAX - 1
+    return lens, nw, counts & mask, stop, (counts >> _FIELD_BITS) & mask, ends
+
+
+#: ``_text_counts`` packs three per-character counts into one int64: punctuation in bits
+#: 0-20, decimal digits in 21-41, spaces in 42-62 (pages of up to 2**21 - 1 characters of
+#: block text; longer ones take the per-block path).
+_FIELD_BITS = 21
+_FIELD_MAX = 1 << _FIELD_BITS
+
+
+def _char_weight(ch: str) -> int:
+    bits = _char_bits(ch)
+    return (bits & 1) | ((bits >> 1) & 1) << _FIELD_BITS | ((bits >> 2) & 1) << (2 * _FIELD_BITS)
+
+
+_CHAR_WEIGHTS = (
+    (_CHAR_BITS & 1).astype(np.int64)
+    | ((_CHAR_BITS >> 1) & 1).astype(np.int64) << _FIELD_BITS
+    | ((_CHAR_BITS >> 2) & 1).astype(np.int64) << (2 * _FIELD_BITS)
+)
+
+
+def _text_counts_slow(texts: list[str], lens: np.ndarray):
+    nw, punct, stop, digits, ends = [], [], [], [], []
+    sw = STOPWORDS.__contains__
+    for t in texts:
+        words = t.lower().split()
+        nw.append(len(words) or 1)
+        punct.append(sum(map(t.count, _PUNCT)))
+        stop.append(sum(map(sw, words)))
+        digits.append(sum(map(len, _DIGIT.findall(t))))
+        ends.append(bool(t) and t[-1] in _SENT_END)
+    return lens, np.array(nw), np.array(punct), np.array(stop), np.array(digits), np.array(ends)
+
+
+_add = np.add.reduce
+_max = np.maximum.reduce
+
+
+def _assemble(x: np.ndarray, regions: np.ndarray) -> None:
+    """Fill the page and region columns of ``x`` (from column 22 on) and turn columns 0-1
+    (characters, words) into their logs."""
+    n = x.shape[0]
+    chars = x[:, 0]
+    links = x[:, 2] * chars
+    # ufunc reductions and C-level methods: ``ndarray.sum``/``max`` and ``np.cumsum`` go
+    # through Python wrappers, which cost as much as the work on a page's few dozen blocks.
+    total = _add(chars) or 1.0
+    nreg = int(_max(regions, axis=None)) + 1
+    col = 12 + N_TAG_GROUPS
     for level in range(3):
         r = regions[:, level]
         c = np.bincount(r, weights=chars, minlength=nreg)
         lk = np.bincount(r, weights=links, minlength=nreg)
         k = np.bincount(r, minlength=nreg)
-        share.append(c[r] / total)
-        rlinks.append(lk[r] / np.maximum(c[r], 1.0))
-        rcount.append(np.log1p(k[r]))
-    offset = (np.cumsum(chars) - chars) / total
-    longest = int(np.argmax(chars)) if n else 0
-    idx = np.arange(n)
-    prev_links = np.concatenate(([1.0], prim[:-1, 2])) if n else prim[:, 2]
-    next_links = np.concatenate((prim[1:, 2], [1.0])) if n else prim[:, 2]
+        cr = c[r]
+        x[:, col + level] = cr / total
+        x[:, col + 3 + level] = lk[r] / np.maximum(cr, 1.0)
+        x[:, col + 6 + level] = np.log1p(k[r])
+    col += 9
+    x[:, col] = (chars.cumsum() - chars) / total
+    x[:, col + 1] = math.log1p(total)
+    x[:, col + 2] = math.log1p(n)
+    longest = int(chars.argmax())
+    x[:, col + 3] = regions[:, 1] == regions[longest, 1]
+    x[:, col + 4] = regions[:, 2] == regions[longest, 2]
+    x[:longest, col + 5] = 1.0
+    x[longest:, col + 5] = 0.0
+    x[: longest + 1, col + 6] = 0.0
+    x[longest + 1 :, col + 6] = 1.0
     lc = np.log1p(chars)
-    prev_lc = np.concatenate(([0.0], lc[:-1])) if n else lc
-    next_lc = np.concatenate((lc[1:], [0.0])) if n else lc
-    cols = [
-        lc,
-        np.log1p(prim[:, 1]),
-        prim[:, 2],
-        prim[:, 3],
-        prim[:, 4],
-        prim[:, 5],
-        prim[:, 6],
-        prim[:, 7],
-        *(prim[:, 8 + g] for g in range(N_TAG_GROUPS)),
-        prim[:, 8 + N_TAG_GROUPS],
-        prim[:, 9 + N_TAG_GROUPS],
-        prim[:, 10 + N_TAG_GROUPS],
-        prim[:, 11 + N_TAG_GROUPS],
-        *share,
-        *rlinks,
-        *rcount,
-        offset,
-        np.full(n, math.log1p(total)),
-        np.full(n, math.log1p(n)),
-        (regions[:, 1] == regions[longest, 1]).astype(np.float64),
-        (regions[:, 2] == regions[longest, 2]).astype(np.float64),
-        (idx < longest).astype(np.float64),
-        (idx > longest).astype(np.float64),
-        prev_links,
-        next_links,
-        prev_lc,
-        next_lc,
-    ]
-    return np.column_stack(cols) if n else np.zeros((0, len(FEATURES)))
+    x[0, col + 7] = 1.0
+    x[1:, col + 7] = x[:-1, 2]
+    x[:-1, col + 8] = x[1:, 2]
+    x[-1, col + 8] = 1.0
+    x[0, col + 9] = 0.0
+    x[1:, col + 9] = lc[:-1]
+    x[:-1, col + 10] = lc[1:]
+    x[-1, col + 10] = 0.0
+    x[:, 0] = lc
+    x[:, 1] = np.log1p(x[:, 1])
 
 
 def stage2_features(
@@ -524,14 +612,20 @@ def stage2_features(
     pad = np.concatenate(([0.0, 0.0], p, [0.0, 0.0]))
     prev2 = (pad[1 : n + 1] + pad[0:n]) / 2.0
     next2 = (pad[3 : n + 3] + pad[4 : n + 4]) / 2.0
-    nreg = int(regions.max()) + 1 if n else 1
-    cols = [x1, logit1[:, None], prev2[:, None], next2[:, None]]
+    nreg = int(_max(regions, axis=None)) + 1 if n else 1
+    k = x1.shape[1]
+    x2 = np.empty((n, k + 6))
+    x2[:, :k] = x1
+    x2[:, k] = logit1
+    x2[:, k + 1] = prev2
+    x2[:, k + 2] = next2
+    weighted = chars * p
     for level in range(3):
         r = regions[:, level]
         c = np.bincount(r, weights=chars, minlength=nreg)
-        pc = np.bincount(r, weights=chars * p, minlength=nreg)
-        cols.append((pc[r] / np.maximum(c[r], 1.0))[:, None])
-    return np.hstack(cols)
+        pc = np.bincount(r, weights=weighted, minlength=nreg)
+        x2[:, k + 3 + level] = pc[r] / np.maximum(c[r], 1.0)
+    return x2
 
 
 @dataclass(frozen=True)
@@ -603,10 +697,23 @@ class Trees:
 
     def logit(self, x: np.ndarray) -> np.ndarray:
         t, d = self.feature.shape
-        idx = np.arange(t) << d  # row offsets into the flattened leaf table
-        for level in range(d):
-            idx = idx + ((x[:, self.feature[:, level]] > self.threshold[:, level]) << level)
-        return self.base + np.take(self.leaf, idx).sum(axis=1)
+        cols, thresholds, weights, offsets = self._flat
+        # All levels at once: bits[:, l, j] = x[feature[j, l]] > threshold[j, l].
+        bits = (x[:, cols] > thresholds).reshape(x.shape[0], d, t)
+        idx = offsets + np.add.reduce(bits * weights, axis=1)
+        return self.base + np.add.reduce(np.take(self.leaf, idx), axis=1)
+
+    @cached_property
+    def _flat(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Level-major feature columns and thresholds, each level's bit weight and each
+        tree's row offset into the flattened leaf table."""
+        t, d = self.feature.shape
+        return (
+            self.feature.T.ravel(),
+            self.threshold.T.ravel(),
+            (np.int64(1) << np.arange(d, dtype=np.int64))[:, None],
+            np.arange(t, dtype=np.int64) << d,
+        )
 
     @classmethod
     def from_json(cls, d: dict) -> Trees:

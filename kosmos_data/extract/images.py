@@ -462,6 +462,22 @@ def _has_url(attrs: dict[str, str | None]) -> bool:
     return any((attrs.get(a) or "").strip() for a in _URL_ATTRS)
 
 
+def _lexbor_tag_ids() -> dict[str, int]:
+    """lexbor's ids of the tags the context rules look for: comparing ``tag_id`` ints is
+    cheaper than building ``tag`` strings, and the parent walks below run for every image.
+    (selectolax is imported here only for these constants; the rules above stay DOM-free.)"""
+    from selectolax.lexbor import LexborHTMLParser
+
+    doc = LexborHTMLParser("<a></a><figure></figure><noscript></noscript><article></article><main>")
+    return {n.tag: n.tag_id for n in doc.root.traverse()}
+
+
+_IDS = _lexbor_tag_ids()
+_A, _FIGURE, _NOSCRIPT = _IDS["a"], _IDS["figure"], _IDS["noscript"]
+_BOX_STOP = frozenset(_IDS[t] for t in ("body", "html", "article", "main"))
+_BODY_HTML = frozenset(_IDS[t] for t in ("body", "html"))
+
+
 def _single_image(node) -> object | None:
     """The ``<img>`` when ``node`` is an image or wraps exactly one image and no text."""
     while node is not None:
@@ -494,12 +510,25 @@ def unwrap_noscript_images(root) -> int:
     are removed first; then a ``<noscript>`` holding exactly one image replaces the element
     before it when that element is (or only wraps) a single image.
     """
+    found = root.css("img, noscript")
+    return unwrap_noscripts(
+        [n for n in found if n.tag_id != _NOSCRIPT], [n for n in found if n.tag_id == _NOSCRIPT]
+    )[0]
+
+
+def unwrap_noscripts(imgs: list, noscripts: list) -> tuple[int, bool]:
+    """``unwrap_noscript_images`` on the ``<img>`` and ``<noscript>`` elements of the tree,
+    each list in document order (the fast path finds them in the walk that also finds its
+    junk elements). Returns the number of URL-less images removed and whether a
+    ``<noscript>`` was unwrapped (which changes the tree beyond those images)."""
     no_url = 0
-    for img in root.css("img"):
-        if not _has_url(img.attributes) and not _inside_tag(img, "noscript"):
+    for img in imgs:
+        # An ``<img>`` is a void element: removing one removes nothing else.
+        if not _has_url(img.attributes) and not _inside_tag(img, _NOSCRIPT):
             img.decompose()
             no_url += 1
-    for ns in root.css("noscript"):
+    changed = False
+    for ns in noscripts:
         inner = ns.css("img")
         if len(inner) != 1 or not _has_url(inner[0].attributes):
             continue
@@ -508,13 +537,14 @@ def unwrap_noscript_images(root) -> int:
             continue
         prev.decompose()
         ns.unwrap()
-    return no_url
+        changed = True
+    return no_url, changed
 
 
-def _inside_tag(node, tag: str) -> bool:
+def _inside_tag(node, tag_id: int) -> bool:
     p = node.parent
     while p is not None:
-        if p.tag == tag:
+        if p.tag_id == tag_id:
             return True
         p = p.parent
     return False
@@ -546,12 +576,12 @@ def linked_teaser(img) -> bool:
     link = None
     depth = 0
     while p is not None and depth < 8:
-        if p.tag == "a":
+        if p.tag_id == _A:
             link = p
             break
         p = p.parent
         depth += 1
-    if link is None or _inside_tag(link, "figure"):
+    if link is None or _inside_tag(link, _FIGURE):
         return False
     href = _page_href(link)
     if href is None:
@@ -560,10 +590,11 @@ def linked_teaser(img) -> bool:
         return True
     box = link.parent
     for _ in range(2):
-        if box is None or box.tag in ("body", "html", "article", "main"):
+        if box is None or box.tag_id in _BOX_STOP:
             break
-        box = box.parent if box.parent is not None else box
-    if box is None or box.tag in ("body", "html"):
+        up = box.parent
+        box = up if up is not None else box
+    if box is None or box.tag_id in _BODY_HTML:
         return False
     for other in box.css("a[href]"):
         if (
@@ -586,12 +617,25 @@ def avatar_context(img, levels: int = 3) -> bool:
     already catches the image's own class/id and URL; this adds the container, where
     Gawker/Kinja, WordPress and news CMSs put the word."""
     p = img.parent
+    cache = _AVATAR_CACHE
     for _ in range(levels):
         if p is None:
             return False
         a = p.attributes
-        names = f"{a.get('class') or ''} {a.get('id') or ''}".lower()
-        if names.strip() and _AVATAR_BOX.search(names):
+        key = (a.get("class"), a.get("id"))
+        hit = cache.get(key)
+        if hit is None:
+            names = f"{key[0] or ''} {key[1] or ''}".lower()
+            hit = bool(names.strip()) and _AVATAR_BOX.search(names) is not None
+            if len(cache) >= 65536:
+                cache.clear()
+            cache[key] = hit
+        if hit:
             return True
         p = p.parent
     return False
+
+
+#: ``avatar_context``'s verdict per (class, id) value pair: they repeat within and across
+#: pages of a site.
+_AVATAR_CACHE: dict[tuple[str | None, str | None], bool] = {}
