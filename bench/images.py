@@ -1,6 +1,7 @@
 """Benchmark: images/s/core for fetch + decode + filter + resize + pHash (``ImageFetcher``),
-with and without the open_nsfw classifier, against a loopback server running in another
-process (its CPU is not counted).
+without the open_nsfw classifier, with it in fp32 (the default) and with it in int8
+(``--nsfw-precision int8``, ``kosmos_data.safety.nsfw_int8``), against a loopback server
+running in another process (its CPU is not counted).
 
 Two image sets, both from ``../shared/data/images``:
 
@@ -25,11 +26,14 @@ import dataclasses
 import hashlib
 import multiprocessing as mp
 import os
+import sys
 import time
 import urllib.request
 from pathlib import Path
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+# this checkout's code, not whichever kosmos_data the venv has installed
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kosmos_data.images import ImageConfig, ImageFetcher
 from kosmos_data.images.fetch import Download
@@ -77,11 +81,16 @@ def main() -> None:
                 urllib.request.urlopen(u).read()
         print(f"{os.cpu_count()} CPUs; {args.threads} download threads; "
               f"{args.images} images per run; best of {args.repeat}")  # fmt: skip
+        variants = {
+            "(no NSFW)": {"nsfw_filter": False},
+            "+ NSFW fp32": {"nsfw_filter": True, "nsfw_precision": "fp32"},
+            "+ NSFW int8": {"nsfw_filter": True, "nsfw_precision": "int8"},
+        }
         for label, runs in sets.items():
-            for nsfw in (False, True):
-                row = _measure(dataclasses.replace(cfg, nsfw_filter=nsfw), runs)
-                name = f"{label} {'+ NSFW' if nsfw else '(no NSFW)'}"
-                print(f"{name:26s} {row}")
+            for suffix, fields in variants.items():
+                row = _measure(dataclasses.replace(cfg, **fields), runs)
+                name = f"{label} {suffix}"
+                print(f"{name:28s} {row}")
     finally:
         stop.set()
         proc.join(timeout=5)

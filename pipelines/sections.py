@@ -133,6 +133,7 @@ IMAGES = Section(
         "nsfw_filter": "--nsfw-filter",
         "nsfw_image_threshold": "--nsfw-image-threshold",
         "nsfw_document_threshold": "--nsfw-document-threshold",
+        "nsfw_precision": "--nsfw-precision",
         "block_hashes": "--block-image-hashes",
     },
     title="images",

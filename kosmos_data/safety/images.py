@@ -57,7 +57,9 @@ class ImageSafety:
             blocklist = BlockList.from_file(
                 config.block_hashes, config.block_hash_threshold, config.resize_key
             )
-        classifier = NsfwClassifier(config.nsfw_batch_size) if config.nsfw_filter else None
+        classifier = None
+        if config.nsfw_filter:
+            classifier = NsfwClassifier(config.nsfw_batch_size, precision=config.nsfw_precision)
         return cls(config, blocklist, classifier)
 
     @property

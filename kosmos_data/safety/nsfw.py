@@ -76,27 +76,53 @@ def model_input(img: Image.Image) -> np.ndarray:
     return np.asarray(crop, dtype=np.uint8)
 
 
-class NsfwClassifier:
-    """``scores(inputs)`` -> open_nsfw's NSFW probability per ``model_input`` array."""
+PRECISIONS = ("fp32", "int8")
 
-    def __init__(self, batch_size: int = 32, threads: int = 1) -> None:
+
+def preprocess(inputs: Sequence[np.ndarray]) -> np.ndarray:
+    """``model_input`` arrays -> the model's batch: NHWC float32, BGR, minus the BGR mean.
+
+    One subtraction per channel straight into the float batch (the flip is the channel index):
+    ~0.3 ms an image, against ~0.8-1.0 ms for stack, cast, reversed view, subtract, copy."""
+    rgb = np.stack(inputs)
+    batch = np.empty(rgb.shape, dtype=np.float32)
+    for c in range(3):
+        np.subtract(rgb[..., 2 - c], MEAN_BGR[c], out=batch[..., c], dtype=np.float32)
+    return batch
+
+
+class NsfwClassifier:
+    """``scores(inputs)`` -> open_nsfw's NSFW probability per ``model_input`` array.
+
+    ``precision="int8"`` runs the statically quantised model of
+    ``kosmos_data.safety.nsfw_int8`` (built in memory from the same sha256-checked file)."""
+
+    def __init__(self, batch_size: int = 32, threads: int = 1, precision: str = "fp32") -> None:
         import onnxruntime as ort
 
+        if precision not in PRECISIONS:
+            raise ValueError(f"NSFW classifier precision must be one of {PRECISIONS}")
         path = model_path()
         _check_sha256(path)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+        model: str | bytes = path
+        if precision == "int8":
+            from kosmos_data.safety.nsfw_int8 import int8_model
+
+            model = int8_model()
+        self.session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
         self.batch_size = batch_size
+        self.precision = precision
 
     def scores(self, inputs: Sequence[np.ndarray]) -> list[float]:
         out: list[float] = []
         for i in range(0, len(inputs), self.batch_size):
-            batch = np.stack(inputs[i : i + self.batch_size]).astype(np.float32)
-            batch = np.ascontiguousarray(batch[..., ::-1] - MEAN_BGR)
+            batch = preprocess(inputs[i : i + self.batch_size])
             (probs,) = self.session.run(None, {self.input_name: batch})
             out.extend(float(p[1]) for p in probs)
         return out

@@ -39,6 +39,20 @@ def test_defaults_on_and_flags_turn_them_off(tmp_path):
     assert c.pii.phones is False and c.optout.honour_tdm is False
 
 
+def test_nsfw_precision_flag(tmp_path):
+    assert _config(tmp_path).images.nsfw_precision == "fp32"
+    assert _config(tmp_path, "--nsfw-precision", "int8").images.nsfw_precision == "int8"
+    assert _config(tmp_path, "--images-nsfw-precision", "int8").images.nsfw_precision == "int8"
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({"images": {"nsfw_precision": "int8"}}))
+    assert _config(tmp_path, "--config", str(cfg)).images.nsfw_precision == "int8"
+    with pytest.raises(ValueError, match="invalid choice: 'fp16'"):
+        _config(tmp_path, "--nsfw-precision", "fp16")
+    cfg.write_text(json.dumps({"images": {"nsfw_precision": "fp16"}}))
+    with pytest.raises(ValueError, match="nsfw_precision"):
+        _config(tmp_path, "--config", str(cfg))
+
+
 def test_bad_values_name_the_field():
     with pytest.raises(ValueError, match="nsfw_document_threshold must be >="):
         ImageConfig(nsfw_image_threshold=0.9, nsfw_document_threshold=0.5)

