@@ -13,8 +13,8 @@ What is quantised, and how (``onnxruntime.quantization.quantize_static``):
   the 2-way logits or the probabilities snaps scores to a grid (steps of 1/255 on the
   probability), and the layer is ~0.01% of the model's cost;
 * activation ranges (MinMax) come from ``assets/open-nsfw-int8-ranges.json``, which
-  ``python -m kosmos_data.safety.nsfw_int8 --write-ranges`` computes from
-  ``CALIBRATION_IMAGES`` procedural photos (``kosmos_samples.synthetic``, rendered and decoded
+  ``python -m kosmos_samples.nsfw_calibration`` computes from
+  64 procedural photos (``kosmos_samples.synthetic``, rendered and decoded
   through the stage's own ``model_input``): no image from outside the repository, none of the
   evaluation photos, and the same file on every machine. Building the int8 model from those
   ranges is pure weight arithmetic (~1-2 s), byte-identical on rebuild (tested), so no model
@@ -49,8 +49,6 @@ from kosmos_data.safety.nsfw import model_path, preprocess
 
 RANGES_FILE = Path(__file__).resolve().parents[1] / "assets" / "open-nsfw-int8-ranges.json"
 #: How many procedural photos calibrate the activation ranges, and their ids' prefix.
-CALIBRATION_IMAGES = 64
-CALIBRATION_PREFIX = "nsfw-int8-calibration"
 #: Nodes kept in fp32 (the 2-way classifier layer and the Softmax; see the module docstring).
 FP32_NODES = ("fc_nsfw/MatMul", "fc_nsfw/BiasAdd", "predictions")
 OPSET = 13
@@ -84,25 +82,6 @@ def _opset13(src: str):
     from onnx import version_converter
 
     return version_converter.convert_version(onnx.load(src), OPSET)
-
-
-def calibration_inputs(n: int = CALIBRATION_IMAGES) -> list[np.ndarray]:
-    """The ``model_input`` arrays of ``n`` procedural photos (deterministic bytes)."""
-    import io
-
-    from PIL import Image
-
-    from kosmos_data.safety.nsfw import model_input
-    from kosmos_samples.synthetic import synthetic_photo
-
-    sizes = ((320, 240), (240, 320), (400, 300), (256, 256))
-    out = []
-    for i in range(n):
-        w, h = sizes[i % len(sizes)]
-        data = synthetic_photo(f"{CALIBRATION_PREFIX}/{i}", w, h)
-        with Image.open(io.BytesIO(data)) as im:
-            out.append(model_input(im))
-    return out
 
 
 def compute_ranges(inputs: Iterable[np.ndarray]) -> dict[str, list[float]]:
@@ -148,19 +127,6 @@ def _quant_args() -> dict:
     )
 
 
-def write_ranges(path: Path = RANGES_FILE) -> None:
-    from kosmos_data.safety.nsfw import MODEL_SHA256
-
-    ranges = compute_ranges(calibration_inputs())
-    doc = {
-        "model_sha256": MODEL_SHA256,
-        "calibration": f"MinMax over {CALIBRATION_IMAGES} kosmos_samples.synthetic photos "
-        f"'{CALIBRATION_PREFIX}/<i>' through model_input (kosmos_data.safety.nsfw_int8)",
-        "ranges": ranges,
-    }
-    path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-
-
 def load_ranges(path: Path = RANGES_FILE) -> dict[str, list[float]]:
     from kosmos_data.safety.nsfw import MODEL_SHA256
 
@@ -198,14 +164,3 @@ def int8_model() -> bytes:
 
 def int8_sha256() -> str:
     return hashlib.sha256(int8_model()).hexdigest()
-
-
-if __name__ == "__main__":
-    import argparse
-
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--write-ranges", action="store_true", help=f"recompute {RANGES_FILE.name}")
-    if ap.parse_args().write_ranges:
-        write_ranges()
-        print(f"wrote {RANGES_FILE}")
-    print("int8 model sha256", int8_sha256())

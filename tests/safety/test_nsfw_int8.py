@@ -21,6 +21,7 @@ from kosmos_data.images.fetch import Download
 from kosmos_data.safety import nsfw_int8
 from kosmos_data.safety.nsfw import NsfwClassifier
 from kosmos_samples.image_server import unique_variant
+from kosmos_samples.nsfw_calibration import calibration_inputs
 from tests.images.conftest import PHOTO_NAMES, encode, photos_dir, solid, variant
 
 PHOTOS_MAX_DIFF = 0.01  # measured 0.0022
@@ -84,7 +85,7 @@ def test_int8_model_builds_byte_identical_from_the_shipped_ranges():
 
 def test_shipped_ranges_are_reproduced_by_the_calibration():
     shipped = nsfw_int8.load_ranges()
-    again = nsfw_int8.compute_ranges(nsfw_int8.calibration_inputs())
+    again = nsfw_int8.compute_ranges(calibration_inputs())
     assert sorted(again) == sorted(shipped)
     for k, (lo, hi) in shipped.items():
         assert again[k] == pytest.approx([lo, hi], rel=1e-4, abs=1e-5), k
