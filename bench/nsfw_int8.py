@@ -7,7 +7,11 @@ exactly what it sees in a run):
 * ``--crops`` web-like crops of them (``kosmos_samples.image_server.unique_variant``, the
   generated crawl's images; other ids than the int8 calibration, which uses none of these);
 * the tests' derived images (``tests.images.conftest``: re-encodes at q60, 0.7x resizes,
-  PNG copies, solid colours).
+  PNG copies, solid colours);
+* ``--probes`` procedural skin-tone blobs (``kosmos_samples.synthetic.skin_tone_blobs``,
+  abstract shapes) of which the ones fp32 scores above 0.15 are kept: no real test photo
+  scores near the 0.5 / 0.8 thresholds, these reach ~0.6, so they show how int8 behaves
+  near the image threshold.
 
 Agreement: max / mean |int8 - fp32| score, the same on the logit log(p / (1 - p)) (overall
 and for images with fp32 logit > -5, i.e. p > 0.0067, nearest the thresholds), and how many
@@ -16,7 +20,7 @@ decisions flip at ``nsfw_image_threshold`` / ``nsfw_document_threshold``.
 Speed: classifier CPU ms/image (``time.process_time``), onnxruntime on one intra-op thread,
 batch sizes 1/8/32, best of ``--repeat``; preprocessing (``nsfw.preprocess``) included.
 
-Usage: python bench/nsfw_int8.py [--crops 300] [--repeat 3]
+Usage: python bench/nsfw_int8.py [--crops 300] [--probes 1500] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from kosmos_data.images import ImageConfig, ImageFetcher
 from kosmos_data.images.fetch import Download
 from kosmos_data.safety.nsfw import NsfwClassifier
 from kosmos_samples.image_server import unique_variant
+from kosmos_samples.synthetic import skin_tone_blobs
 
 PHOTOS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "images"
 
@@ -117,6 +122,7 @@ def speed(clf: NsfwClassifier, inputs: list[np.ndarray], batch: int, repeat: int
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--crops", type=int, default=300)
+    ap.add_argument("--probes", type=int, default=1500)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     cfg = ImageConfig()
@@ -124,6 +130,10 @@ def main() -> None:
     t = time.process_time()
     classifiers = {"fp32": NsfwClassifier(32, 1, "fp32")}
     fp32_s = time.process_time() - t
+    probes = model_inputs({f"nsfw-probe/{i}": skin_tone_blobs(f"nsfw-probe/{i}")
+                           for i in range(args.probes)})  # fmt: skip
+    probe_scores = classifiers["fp32"].scores(probes)
+    sets["skin probes>.15"] = [x for x, p in zip(probes, probe_scores, strict=True) if p > 0.15]
     t = time.process_time()
     classifiers["int8"] = NsfwClassifier(32, 1, "int8")
     print(f"session build CPU s: fp32 {fp32_s:.2f}, int8 {time.process_time() - t:.2f} "
@@ -131,10 +141,24 @@ def main() -> None:
     scores = {
         k: {s: np.array(c.scores(x)) for s, x in sets.items()} for k, c in classifiers.items()
     }
-    for s in [*sets, "all"]:
-        ref = np.concatenate(list(scores["fp32"].values())) if s == "all" else scores["fp32"][s]
-        got = np.concatenate(list(scores["int8"].values())) if s == "all" else scores["int8"][s]
+    real = [k for k in sets if not k.startswith("skin")]
+    for s in [*sets, "all but probes"]:
+        if s == "all but probes":
+            ref = np.concatenate([scores["fp32"][k] for k in real])
+            got = np.concatenate([scores["int8"][k] for k in real])
+        else:
+            ref, got = scores["fp32"][s], scores["int8"][s]
         print(f"{s:15s} {agreement(ref, got, cfg)}")
+        if s.startswith("skin"):
+            for lo, hi in ((0.15, 0.3), (0.3, 0.5), (0.5, 1.0)):
+                m = (ref > lo) & (ref <= hi)
+                if m.any():
+                    d = got[m] - ref[m]
+                    above = f"fp32 {int((ref[m] > 0.5).sum())}, int8 {int((got[m] > 0.5).sum())}"
+                    print(
+                        f"{'':15s}   fp32 in ({lo}, {hi}]: n={int(m.sum())} signed mean "
+                        f"{d.mean():+.3f}, |d| max {np.abs(d).max():.3f}; above 0.5: {above}"
+                    )
     inputs = sets["web-like crops"] or sets["photos"]
     for name, clf in classifiers.items():
         row = "  ".join(f"bs {b:2d} {speed(clf, inputs, b, args.repeat):6.2f}" for b in (1, 8, 32))

@@ -48,3 +48,38 @@ def synthetic_photo(image_id: str, width: int = 320, height: int = 240) -> bytes
     buf = io.BytesIO()
     pil.save(buf, "JPEG", quality=90)
     return buf.getvalue()
+
+
+def skin_tone_blobs(image_id: str, width: int = 320, height: int = 320) -> bytes:
+    """A deterministic JPEG of skin-coloured ellipses on a skin-coloured or random field,
+    some blurred, some with noise: abstract shapes, nothing depicted, that open_nsfw scores
+    from ~0 up to ~0.7 (fp32). ``bench/nsfw_int8.py`` uses them to compare int8 with fp32
+    near the 0.5 decision threshold, where no real test photo scores."""
+    from PIL import ImageFilter
+
+    rng = _rng("skin/" + image_id)
+    kind = int(rng.integers(0, 4))
+
+    def skin() -> tuple[int, int, int]:
+        r, g, b = rng.uniform(150, 255), rng.uniform(100, 210), rng.uniform(70, 180)
+        return int(r), int(g), int(b)
+
+    def any_colour() -> tuple[int, int, int]:
+        r, g, b = (int(v) for v in rng.integers(0, 256, 3))
+        return r, g, b
+
+    pil = Image.new("RGB", (width, height), skin() if kind else any_colour())
+    draw = ImageDraw.Draw(pil)
+    for _ in range(int(rng.integers(1, 8))):
+        x0, y0 = (int(v) for v in rng.integers(0, (width, height)))
+        w, h = (int(v) // 2 for v in rng.integers(30, 250, 2))
+        fill = skin() if rng.random() < 0.8 else any_colour()
+        draw.ellipse([x0 - w, y0 - h, x0 + w, y0 + h], fill=fill)
+    if kind >= 2:
+        pil = pil.filter(ImageFilter.GaussianBlur(float(rng.uniform(2, 15))))
+    if kind == 3:
+        noisy = np.asarray(pil, np.int16) + rng.normal(0, 8, (height, width, 3)).astype(np.int16)
+        pil = Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8), "RGB")
+    buf = io.BytesIO()
+    pil.save(buf, "JPEG", quality=90)
+    return buf.getvalue()

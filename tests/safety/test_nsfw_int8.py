@@ -1,5 +1,6 @@
 """open_nsfw int8 (``ImageConfig.nsfw_precision="int8"``): agreement with fp32 on the shared
-photos, deterministic build from the shipped ranges, config and flag validation.
+photos, its lower scores near the 0.5 threshold (why fp32 is the default), deterministic
+build from the shipped ranges, config and flag validation.
 
 Bounds, from ``bench/nsfw_int8.py`` (6 photos, 300 web-like crops, 22 derived test images;
 all safe: fp32 max 0.31): max |int8 - fp32| score 0.0022 on the six photos, 0.037 on the
@@ -22,6 +23,7 @@ from kosmos_data.safety import nsfw_int8
 from kosmos_data.safety.nsfw import NsfwClassifier
 from kosmos_samples.image_server import unique_variant
 from kosmos_samples.nsfw_calibration import calibration_inputs
+from kosmos_samples.synthetic import skin_tone_blobs
 from tests.images.conftest import PHOTO_NAMES, encode, photos_dir, solid, variant
 
 PHOTOS_MAX_DIFF = 0.01  # measured 0.0022
@@ -74,6 +76,28 @@ def test_int8_agrees_with_fp32_on_the_shared_photos(inputs):
     c = ImageConfig()
     for t in (c.nsfw_image_threshold, c.nsfw_document_threshold):
         assert ((fp32 > t) == (int8 > t)).all(), f"a decision flips at {t}"
+
+
+#: The procedural skin-tone blobs (of ``nsfw-probe/0..1499``) that fp32 scores above 0.5
+#: (0.50-0.62) and int8 0.35-0.61 (bench/nsfw_int8.py).
+ABOVE_HALF = (366, 786, 319, 1063, 947, 1253, 1218)
+
+
+def test_int8_scores_lower_near_the_threshold_so_fp32_stays_default():
+    fetcher = ImageFetcher(ImageConfig())
+    fetcher.setup()
+    x = []
+    for i in ABOVE_HALF:
+        _, px = fetcher._decode("p", Download("ok", skin_tone_blobs(f"nsfw-probe/{i}"), 200, 1))
+        x.append(px.nsfw_input)
+    fp32 = np.array(NsfwClassifier(precision="fp32").scores(x))
+    int8 = np.array(NsfwClassifier(precision="int8").scores(x))
+    print("fp32", fp32.round(3), "int8", int8.round(3))
+    assert (fp32 > 0.5).all()
+    assert np.abs(int8 - fp32).max() < 0.3  # measured 0.17
+    assert (int8 - fp32).mean() < 0  # measured -0.082: int8 under-scores here
+    assert (int8 > 0.5).sum() < len(ABOVE_HALF)  # measured 3 of 7 kept above 0.5
+    assert ImageConfig().nsfw_precision == "fp32"
 
 
 def test_int8_model_builds_byte_identical_from_the_shipped_ranges():
