@@ -34,13 +34,22 @@ from pathlib import Path
 
 from selectolax.lexbor import LexborHTMLParser
 
+# This checkout's packages, not an installed copy (run from a git worktree, the editable
+# install would otherwise benchmark another checkout's code).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from kosmos_data.decode import DecodeError, decode_html
 from kosmos_data.extract import ExtractConfig, ExtractionError, make_extractor
 from kosmos_data.filters.langid import LangIdConfig, LanguageIdentifier
 from kosmos_data.filters.quality import QualityConfig, judge
 from kosmos_data.prefilter import PrefilterConfig, prefilter
 from kosmos_data.records import RawPage
-from kosmos_data.sampling import SamplingConfig, cap_images, require_images, sample_single_image
+from kosmos_data.sampling import (
+    SamplingConfig,
+    cap_images,
+    require_images,
+    sample_single_image,
+)
 from kosmos_data.warc import ReadConfig, iter_records
 from kosmos_samples.crawl import SampleCrawlConfig, generate_crawl
 
