@@ -437,6 +437,13 @@ def block_features(blocks: list[Block], is_boilerplate_name) -> tuple[np.ndarray
         return np.zeros((0, len(FEATURES))), regions
     x = np.empty((n, len(FEATURES)))
     nc, nw, punct, stop, digits, ends = _text_counts(texts)
+    if not all(map(str.isascii, texts)):
+        unspaced = _unspaced_counts(texts)
+        if unspaced is not None:
+            chars, stops, fullwidth = unspaced
+            nw = nw + 0.5 * chars
+            stop = stop + stops
+            punct = punct + fullwidth
     raw = np.array(raws, dtype=np.float64)
     link_raw = np.array(link_raws, dtype=np.float64)
     # Columns 0-7 as the per-block formulas: ``min(1, link_raw / raw) if raw else 0``,
@@ -553,6 +560,60 @@ def _text_counts_slow(texts: list[str], lens: np.ndarray):
         digits.append(sum(map(len, _DIGIT.findall(t))))
         ends.append(bool(t) and t[-1] in _SENT_END)
     return lens, np.array(nw), np.array(punct), np.array(stop), np.array(digits), np.array(ends)
+
+
+#: Scripts written without spaces between words: Thai and Lao, Myanmar, Khmer, kana, Han
+#: (with compatibility ideographs) and halfwidth katakana. ``str.split`` sees a whole
+#: sentence of them as one word, so the word-based features (words, punctuation and
+#: stopwords per word, mean word length) called any Chinese or Japanese paragraph a single
+#: 15-character word. Each of their characters counts half a word (Chinese words average
+#: about 1.5-2 characters), their function characters count as stopwords and fullwidth
+#: punctuation as punctuation, so such a paragraph has the shape of prose again.
+_UNSPACED_RANGES = (
+    (0x0E00, 0x0EFF),
+    (0x1000, 0x109F),
+    (0x1780, 0x17FF),
+    (0x3040, 0x30FF),
+    (0x3400, 0x4DBF),
+    (0x4E00, 0x9FFF),
+    (0xF900, 0xFAFF),
+    (0xFF66, 0xFF9F),
+)
+#: Chinese particles, pronouns, copulas and aspect markers; Japanese particles.
+_UNSPACED_STOP = "的了是在和也就都而与着之这那有不我你他们のはがをにでとも"
+_FULLWIDTH_PUNCT = "。，、；：！？"
+
+
+def _unspaced_table() -> np.ndarray:
+    """Per BMP code point: 1 = unspaced-script character, 2 = its function character,
+    4 = fullwidth punctuation."""
+    table = np.zeros(0x10000, dtype=np.uint8)
+    for lo, hi in _UNSPACED_RANGES:
+        table[lo : hi + 1] = 1
+    table[[ord(c) for c in _UNSPACED_STOP]] |= 2
+    table[[ord(c) for c in _FULLWIDTH_PUNCT]] |= 4
+    return table
+
+
+_UNSPACED_BITS = _unspaced_table()
+
+
+def _unspaced_counts(texts: list[str]):
+    """Per block: unspaced-script characters, their function characters and fullwidth
+    punctuation (``_UNSPACED_RANGES``), or None when the page has none of them."""
+    joined = " ".join(texts)
+    code = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    bits = _UNSPACED_BITS[np.minimum(code, 0xFFFF)]  # astral code points: U+FFFF, no bits
+    if not bits.any():
+        return None
+    lens = np.array([len(t) for t in texts], dtype=np.int64)
+    ends_at = lens.cumsum() + np.arange(len(texts))  # each block's end in ``joined``
+    out = []
+    for bit in (1, 2, 4):
+        cum = np.zeros(len(code) + 1, dtype=np.int64)
+        np.cumsum((bits & bit) > 0, out=cum[1:])
+        out.append(cum[ends_at] - cum[ends_at - lens])
+    return out
 
 
 _add = np.add.reduce

@@ -93,3 +93,40 @@ def test_fallback_keeps_the_fast_document_when_fidelity_fails_or_finds_nothing(u
 )
 def test_confidence_bucket(conf, bucket):
     assert confidence_bucket(conf) == bucket
+
+
+def test_unspaced_scripts_have_the_text_shape_of_prose():
+    """A Chinese or Japanese paragraph has no spaces: ``str.split`` made it one 15-character
+    "word" without punctuation or stopwords, the shape of a menu label. Each character now
+    counts half a word, function characters as stopwords, fullwidth punctuation as
+    punctuation; Latin text keeps its features exactly."""
+    from selectolax.lexbor import LexborHTMLParser
+
+    from kosmos_data.extract.blocks import Block, block_features
+    from kosmos_data.extract.fast import is_boilerplate_name
+
+    zh = (
+        "在美国旧金山举行的中美元首会晤吸引了全世界的目光。"
+        "多名外国专家告诉记者，中美合作共赢符合国际社会利益。"
+    )
+    ja = (
+        "６月12日の歴史的な米朝首脳会談を巡って戦っていたのは、"
+        "米大統領と北朝鮮委員長ばかりではなかった。"
+    )
+    en = "The summit drew the attention of the world, and experts said that cooperation helps all."
+    html = "".join(f"<p>{t}</p>" for t in (zh, ja, en, "北朝鮮"))
+    nodes = LexborHTMLParser(html).css("p")
+    texts = [n.text() for n in nodes]
+    blocks = [Block(t, n, len(t), 0) for t, n in zip(texts, nodes, strict=True)]
+    x, _ = block_features(blocks, is_boilerplate_name)
+    col = {name: i for i, name in enumerate(FEATURES)}
+    words = np.expm1(x[:, col["log_words"]])
+    for i in (0, 1):  # the two CJK paragraphs
+        assert words[i] > 20, (texts[i], words[i])
+        assert x[i, col["stop_ratio"]] > 0.03, x[i, col["stop_ratio"]]
+        assert x[i, col["punct_per_word"]] > 0.03, x[i, col["punct_per_word"]]
+        assert x[i, col["mean_word_len"]] < 3.0, x[i, col["mean_word_len"]]
+    assert words[3] == pytest.approx(1 + 0.5 * 3)  # a three-character label stays short
+    latin, _ = block_features([blocks[2]], is_boilerplate_name)
+    assert np.max(np.abs(latin[0, :8] - x[2, :8])) == 0.0
+    assert words[2] == pytest.approx(len(en.split()))
