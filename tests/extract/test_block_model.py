@@ -130,3 +130,13 @@ def test_unspaced_scripts_have_the_text_shape_of_prose():
     latin, _ = block_features([blocks[2]], is_boilerplate_name)
     assert np.max(np.abs(latin[0, :8] - x[2, :8])) == 0.0
     assert words[2] == pytest.approx(len(en.split()))
+
+
+def test_the_code_point_table_is_char_bits_of_every_bmp_code_point():
+    """``_CHAR_BITS`` is built with ``re`` for speed; it must equal ``_char_bits`` per code
+    point (decimal digits, whitespace, the joining space, punctuation, sentence ends)."""
+    from kosmos_data.extract import blocks
+
+    ref = np.array([blocks._char_bits(chr(i)) for i in range(0x10000)], dtype=np.uint8)
+    diff = np.flatnonzero(ref != blocks._CHAR_BITS)
+    assert diff.size == 0, [hex(int(i)) for i in diff[:10]]
