@@ -47,9 +47,9 @@ DONE_DIR = rundir.DONE
 RUN_FILE = rundir.RUN_FILE
 
 #: Test hook (fault injection): after writing this many markers in one process, the
-#: checkpoint writer stops making progress (sleeps) so a test can SIGKILL the job at a known
-#: point between files. Never set in production.
-HANG_AFTER_MARKERS_ENV = "KOSMOS_DATA_TEST_HANG_AFTER_MARKERS"
+#: checkpoint writer sends SIGKILL to its own process, a death nothing can catch or flush,
+#: at a known point between files. Never set in production.
+KILL_AFTER_MARKERS_ENV = "KOSMOS_DATA_TEST_KILL_AFTER_MARKERS"
 
 KIND_DOC = "doc"
 KIND_DROPPED = "dropped"
@@ -224,12 +224,12 @@ def run_fingerprint(description: Mapping[str, object]) -> str:
     return hashlib.blake2b(blob, digest_size=16).hexdigest()
 
 
-def hang_after_markers() -> int | None:
-    """The fault-injection knob (see ``HANG_AFTER_MARKERS_ENV``), or None when unset."""
-    raw = os.environ.get(HANG_AFTER_MARKERS_ENV, "").strip()
+def kill_after_markers() -> int | None:
+    """The fault-injection knob (see ``KILL_AFTER_MARKERS_ENV``), or None when unset."""
+    raw = os.environ.get(KILL_AFTER_MARKERS_ENV, "").strip()
     if not raw:
         return None
     n = int(raw)
     if n < 1:
-        raise ValueError(f"{HANG_AFTER_MARKERS_ENV} must be >= 1, got {n}")
+        raise ValueError(f"{KILL_AFTER_MARKERS_ENV} must be >= 1, got {n}")
     return n

@@ -14,7 +14,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import pickle
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -39,7 +41,7 @@ from kosmos_data.checkpoint import (
     decode_file_result,
     encode_rows,
     file_key,
-    hang_after_markers,
+    kill_after_markers,
     marker_body,
     marker_key,
     packed,
@@ -210,7 +212,7 @@ class _WriteCheckpointFn(beam.DoFn):
 
     def setup(self) -> None:
         self.files = Metrics.counter("kosmos_data.checkpoint", "files_checkpointed")
-        self.hang_after = hang_after_markers()
+        self.kill_after = kill_after_markers()
 
     def process(self, element) -> Iterator[object]:
         path, tagged = element
@@ -244,10 +246,9 @@ class _WriteCheckpointFn(beam.DoFn):
         with self._lock:
             type(self)._markers_written += 1
             written = type(self)._markers_written
-        if self.hang_after is not None and written >= self.hang_after:
-            log.warning("fault injection: %d marker(s) written; hanging until killed", written)
-            while True:
-                time.sleep(3600)
+        if self.kill_after is not None and written >= self.kill_after:
+            log.warning("fault injection: %d marker(s) written; SIGKILL to this process", written)
+            os.kill(os.getpid(), signal.SIGKILL)
         yield from _emit_packed(rows)
 
 
