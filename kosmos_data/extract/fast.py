@@ -56,6 +56,7 @@ from kosmos_data.extract.images import (
     page_base_url,
     unwrap_noscripts,
 )
+from kosmos_data.extract.lexbor import inside, tag_id, tag_ids
 from kosmos_data.extract.timeout import Deadline
 from kosmos_data.records import Document, HtmlPage
 
@@ -334,27 +335,21 @@ BLOCK_TAGS = frozenset(
 )
 
 
-def _tag_ids(names: frozenset[str]) -> frozenset[int]:
-    """lexbor tag ids for ``names`` (int compares in the walk are ~2x cheaper than ``.tag``)."""
-    doc = LexborHTMLParser("<body>" + "".join(f"<{n}></{n}>" for n in sorted(names)) + "</body>")
-    return frozenset(n.tag_id for n in doc.root.traverse() if n.tag in names)
-
-
-BLOCK_IDS = _tag_ids(BLOCK_TAGS)
-IMG_ID = next(iter(_tag_ids(frozenset({"img"}))))
-A_ID = next(iter(_tag_ids(frozenset({"a"}))))
-BR_ID = next(iter(_tag_ids(frozenset({"br"}))))
-HARD_TAG_IDS = _tag_ids(frozenset({"nav", "aside", "footer", "menu"}))
-JUNK_IDS = _tag_ids(frozenset(JUNK_TAGS))
-NOSCRIPT_ID = next(iter(_tag_ids(frozenset({"noscript"}))))
-MAIN_IDS = _tag_ids(frozenset({"article", "main"}))
-MAIN_ID = next(iter(_tag_ids(frozenset({"main"}))))
-ARTICLE_ID = next(iter(_tag_ids(frozenset({"article"}))))
-BASE_ID = next(iter(_tag_ids(frozenset({"base"}))))
-FIGURE_ID = next(iter(_tag_ids(frozenset({"figure"}))))
-FIGCAPTION_ID = next(iter(_tag_ids(frozenset({"figcaption"}))))
-PICTURE_ID = next(iter(_tag_ids(frozenset({"picture"}))))
-FIGURE_OR_BODY = _tag_ids(frozenset({"figure", "body"}))
+BLOCK_IDS = tag_ids(BLOCK_TAGS)
+IMG_ID = tag_id("img")
+A_ID = tag_id("a")
+BR_ID = tag_id("br")
+HARD_TAG_IDS = tag_ids({"nav", "aside", "footer", "menu"})
+JUNK_IDS = tag_ids(JUNK_TAGS)
+NOSCRIPT_ID = tag_id("noscript")
+MAIN_IDS = tag_ids({"article", "main"})
+MAIN_ID = tag_id("main")
+ARTICLE_ID = tag_id("article")
+BASE_ID = tag_id("base")
+FIGURE_ID = tag_id("figure")
+FIGCAPTION_ID = tag_id("figcaption")
+PICTURE_ID = tag_id("picture")
+FIGURE_OR_BODY = tag_ids({"figure", "body"})
 TEXT_ID = next(
     n.tag_id
     for n in LexborHTMLParser("<p>x</p>").body.traverse(include_text=True)
@@ -391,15 +386,6 @@ def _decompose_in_order(nodes: list[LexborNode]) -> None:
         n.decompose()
 
 
-def _inside(node: LexborNode, tag_ids: frozenset[int]) -> bool:
-    p = node.parent
-    while p is not None:
-        if p.tag_id in tag_ids:
-            return True
-        p = p.parent
-    return False
-
-
 def _link_len(node: LexborNode) -> int:
     return sum(_text_len(a) for a in node.css("a"))
 
@@ -410,7 +396,7 @@ def _is_site_header(h: LexborNode) -> bool:
     Site builders (Webflow, Wix) also use ``<header>`` for hero sections full of content,
     so only short or link-dominated ones are removed (after ``nav`` was already taken out).
     """
-    if _inside(h, MAIN_IDS):
+    if inside(h, MAIN_IDS):
         return False
     tl = _text_len(h)
     return tl < 200 or _link_len(h) >= 0.5 * tl
@@ -631,7 +617,6 @@ def _walk(root: LexborNode, images: ImageCollector, cfg: ExtractConfig, deadline
     seen_imgs = 0
     text_id, block_ids, img_id, a_id, br_id = TEXT_ID, BLOCK_IDS, IMG_ID, A_ID, BR_ID
     n = 0
-    add_item, add_block = items.append, blocks.append
     for node in root.traverse(include_text=True):
         tag = node.tag_id
         if tag == text_id:
@@ -652,14 +637,7 @@ def _walk(root: LexborNode, images: ImageCollector, cfg: ExtractConfig, deadline
             deadline.check(f"at node {n}")
         if tag in block_ids:
             if buf:
-                # The text nodes since the last boundary become one block when it holds at
-                # least ``min_chars`` characters once whitespace is normalised (inlined
-                # ``_close_block``: this runs ~100 times a page).
-                joined = "".join(buf)
-                t = " ".join(joined.split())
-                if len(t) >= min_chars:
-                    add_item(len(blocks))
-                    add_block(Block(t, opener, len(joined), link_raw))
+                _close_block(buf, opener, link_raw, min_chars, items, blocks)
                 buf = []
             link_raw = 0
             if tag != br_id:

@@ -1,9 +1,9 @@
 """Image URL resolution and filtering, shared by the fast and fidelity extractors.
 
-Pure functions over attribute dicts (no DOM library imported here), so both the lexbor walk
+Pure functions over attribute dicts (no DOM parsing here), so both the lexbor walk
 and the trafilatura XML post-processing apply exactly the same rules. DOM-context rules for
 the fast path take lexbor nodes (duck-typed, at the end of the module):
-``unwrap_noscript_images`` (lazy-loading placeholders replaced by their ``<noscript>`` image,
+``unwrap_noscripts`` (lazy-loading placeholders replaced by their ``<noscript>`` image,
 readability's rule), ``linked_teaser`` (thumbnails of links to other pages, dropped as
 ``linked_teaser``) and ``avatar_context`` (pictures in avatar / author / byline boxes, dropped
 as ``avatar``).
@@ -43,6 +43,7 @@ import re
 from collections import Counter
 from urllib.parse import urljoin, urlsplit
 
+from kosmos_data.extract.lexbor import inside, tag_id, tag_ids
 from kosmos_data.records import ImageRef
 
 #: Lazy-loading attributes carrying a single URL, most specific first.
@@ -462,20 +463,10 @@ def _has_url(attrs: dict[str, str | None]) -> bool:
     return any((attrs.get(a) or "").strip() for a in _URL_ATTRS)
 
 
-def _lexbor_tag_ids() -> dict[str, int]:
-    """lexbor's ids of the tags the context rules look for: comparing ``tag_id`` ints is
-    cheaper than building ``tag`` strings, and the parent walks below run for every image.
-    (selectolax is imported here only for these constants; the rules above stay DOM-free.)"""
-    from selectolax.lexbor import LexborHTMLParser
-
-    doc = LexborHTMLParser("<a></a><figure></figure><noscript></noscript><article></article><main>")
-    return {n.tag: n.tag_id for n in doc.root.traverse()}
-
-
-_IDS = _lexbor_tag_ids()
-_A, _FIGURE, _NOSCRIPT = _IDS["a"], _IDS["figure"], _IDS["noscript"]
-_BOX_STOP = frozenset(_IDS[t] for t in ("body", "html", "article", "main"))
-_BODY_HTML = frozenset(_IDS[t] for t in ("body", "html"))
+_A = tag_id("a")
+_FIGURE_IDS, _NOSCRIPT_IDS = tag_ids(("figure",)), tag_ids(("noscript",))
+_BOX_STOP = tag_ids(("body", "html", "article", "main"))
+_BODY_HTML = tag_ids(("body", "html"))
 
 
 def _single_image(node) -> object | None:
@@ -497,10 +488,14 @@ def _prev_element(node):
     return p if p is not None and p.tag not in ("-text", "_comment") else None
 
 
-def unwrap_noscript_images(root) -> int:
-    """Put the real image of a lazy-loading placeholder back in its place.
+def unwrap_noscripts(imgs: list, noscripts: list) -> tuple[int, bool]:
+    """Put the real image of a lazy-loading placeholder back in its place, given the
+    ``<img>`` and ``<noscript>`` elements of the tree, each list in document order (the fast
+    path finds them in the walk that also finds its junk elements).
 
-    Returns the number of URL-less ``<img>`` removed (the caller counts them ``missing_src``).
+    Returns the number of URL-less ``<img>`` removed (the caller counts them
+    ``missing_src``) and whether a ``<noscript>`` was unwrapped (which changes the tree
+    beyond those images).
 
     Lazy loaders (Medium, many WordPress themes) render ``<img src=tiny-blurred-preview>`` or
     an ``<img>`` without any URL, and put the real ``<img>`` in the ``<noscript>`` right
@@ -508,23 +503,11 @@ def unwrap_noscript_images(root) -> int:
     the page would keep the 60-px preview (or nothing). Same rule as readability's
     ``_unwrapNoscriptImages`` (mozilla/readability ``Readability.js``): URL-less ``<img>``
     are removed first; then a ``<noscript>`` holding exactly one image replaces the element
-    before it when that element is (or only wraps) a single image.
-    """
-    found = root.css("img, noscript")
-    return unwrap_noscripts(
-        [n for n in found if n.tag_id != _NOSCRIPT], [n for n in found if n.tag_id == _NOSCRIPT]
-    )[0]
-
-
-def unwrap_noscripts(imgs: list, noscripts: list) -> tuple[int, bool]:
-    """``unwrap_noscript_images`` on the ``<img>`` and ``<noscript>`` elements of the tree,
-    each list in document order (the fast path finds them in the walk that also finds its
-    junk elements). Returns the number of URL-less images removed and whether a
-    ``<noscript>`` was unwrapped (which changes the tree beyond those images)."""
+    before it when that element is (or only wraps) a single image."""
     no_url = 0
     for img in imgs:
         # An ``<img>`` is a void element: removing one removes nothing else.
-        if not _has_url(img.attributes) and not _inside_tag(img, _NOSCRIPT):
+        if not _has_url(img.attributes) and not inside(img, _NOSCRIPT_IDS):
             img.decompose()
             no_url += 1
     changed = False
@@ -539,15 +522,6 @@ def unwrap_noscripts(imgs: list, noscripts: list) -> tuple[int, bool]:
         ns.unwrap()
         changed = True
     return no_url, changed
-
-
-def _inside_tag(node, tag_id: int) -> bool:
-    p = node.parent
-    while p is not None:
-        if p.tag_id == tag_id:
-            return True
-        p = p.parent
-    return False
 
 
 def _page_href(link) -> str | None:
@@ -581,7 +555,7 @@ def linked_teaser(img) -> bool:
             break
         p = p.parent
         depth += 1
-    if link is None or _inside_tag(link, _FIGURE):
+    if link is None or inside(link, _FIGURE_IDS):
         return False
     href = _page_href(link)
     if href is None:
