@@ -437,13 +437,6 @@ def block_features(blocks: list[Block], is_boilerplate_name) -> tuple[np.ndarray
         return np.zeros((0, len(FEATURES))), regions
     x = np.empty((n, len(FEATURES)))
     nc, nw, punct, stop, digits, ends = _text_counts(texts)
-    if not all(map(str.isascii, texts)):
-        unspaced = _unspaced_counts(texts)
-        if unspaced is not None:
-            chars, stops, fullwidth = unspaced
-            nw = nw + 0.5 * chars
-            stop = stop + stops
-            punct = punct + fullwidth
     raw = np.array(raws, dtype=np.float64)
     link_raw = np.array(link_raws, dtype=np.float64)
     # Columns 0-7 as the per-block formulas: ``min(1, link_raw / raw) if raw else 0``,
@@ -497,9 +490,11 @@ _CHAR_BITS = _char_bits_table()
 
 
 def _text_counts(texts: list[str]):
-    """Per block: characters, words (``len(text.lower().split()) or 1``), punctuation
-    characters (``.,;:!?``), stopwords among the lower-cased words, decimal digits (what the
-    ``\\d`` runs of ``re`` cover) and whether the last character ends a sentence.
+    """Per block: characters, words (``len(text.lower().split()) or 1``, plus half a word per
+    character of a script without spaces), punctuation characters (``.,;:!?`` and fullwidth
+    ``_FULLWIDTH_PUNCT``), stopwords among the lower-cased words (plus ``_UNSPACED_STOP``
+    characters), decimal digits (what the ``\\d`` runs of ``re`` cover) and whether the last
+    character ends a sentence.
 
     Block texts are whitespace-normalised (words joined by single spaces), so one pass over
     the page's code points counts characters per block (numpy: a lookup table packs the
@@ -541,7 +536,16 @@ def _text_counts(texts: list[str]):
     stop = stop_at[word_end] - stop_at[word_end - nw]
     ends = [t[-1] in _SENT_END for t in texts]
     mask = _FIELD_MAX - 1
-    return lens, nw, counts & mask, stop, (counts >> _FIELD_BITS) & mask, ends
+    punct = counts & mask
+    if not joined.isascii():  # scripts without spaces (``_UNSPACED_RANGES``)
+        unspaced = _UNSPACED_WEIGHTS[bmp]  # astral code points: U+FFFF, no weight
+        if unspaced.any():
+            unspaced.cumsum(out=cum[1:])
+            extra = cum[ends_at] - cum[ends_at - lens]
+            nw = nw + 0.5 * (extra & mask)
+            stop = stop + ((extra >> _FIELD_BITS) & mask)
+            punct = punct + (extra >> (2 * _FIELD_BITS))
+    return lens, nw, punct, stop, (counts >> _FIELD_BITS) & mask, ends
 
 
 #: ``_text_counts`` packs three per-character counts into one int64: punctuation in bits
@@ -568,9 +572,17 @@ def _text_counts_slow(texts: list[str], lens: np.ndarray):
     sw = STOPWORDS.__contains__
     for t in texts:
         words = t.lower().split()
-        nw.append(len(words) or 1)
-        punct.append(sum(map(t.count, _PUNCT)))
-        stop.append(sum(map(sw, words)))
+        n_words, n_punct, n_stop = len(words) or 1, sum(map(t.count, _PUNCT)), sum(map(sw, words))
+        if not t.isascii():
+            code = np.frombuffer(t.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+            extra = int(_UNSPACED_WEIGHTS[np.minimum(code, 0xFFFF)].sum())
+            mask = _FIELD_MAX - 1
+            n_words += 0.5 * (extra & mask)
+            n_stop += (extra >> _FIELD_BITS) & mask
+            n_punct += extra >> (2 * _FIELD_BITS)
+        nw.append(n_words)
+        punct.append(n_punct)
+        stop.append(n_stop)
         digits.append(sum(map(len, _DIGIT.findall(t))))
         ends.append(bool(t) and t[-1] in _SENT_END)
     return lens, np.array(nw), np.array(punct), np.array(stop), np.array(digits), np.array(ends)
@@ -598,36 +610,19 @@ _UNSPACED_STOP = "的了是在和也就都而与着之这那有不我你他们�
 _FULLWIDTH_PUNCT = "。，、；：！？"
 
 
-def _unspaced_table() -> np.ndarray:
-    """Per BMP code point: 1 = unspaced-script character, 2 = its function character,
-    4 = fullwidth punctuation."""
-    table = np.zeros(0x10000, dtype=np.uint8)
+def _unspaced_weights() -> np.ndarray:
+    """Per BMP code point, ``_text_counts``' packed int64 (fields of ``_FIELD_BITS``): an
+    unspaced-script character in field 0, one of its function characters in field 1,
+    fullwidth punctuation in field 2."""
+    table = np.zeros(0x10000, dtype=np.int64)
     for lo, hi in _UNSPACED_RANGES:
         table[lo : hi + 1] = 1
-    table[[ord(c) for c in _UNSPACED_STOP]] |= 2
-    table[[ord(c) for c in _FULLWIDTH_PUNCT]] |= 4
+    table[[ord(c) for c in _UNSPACED_STOP]] += 1 << _FIELD_BITS
+    table[[ord(c) for c in _FULLWIDTH_PUNCT]] += 1 << (2 * _FIELD_BITS)
     return table
 
 
-_UNSPACED_BITS = _unspaced_table()
-
-
-def _unspaced_counts(texts: list[str]):
-    """Per block: unspaced-script characters, their function characters and fullwidth
-    punctuation (``_UNSPACED_RANGES``), or None when the page has none of them."""
-    joined = " ".join(texts)
-    code = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    bits = _UNSPACED_BITS[np.minimum(code, 0xFFFF)]  # astral code points: U+FFFF, no bits
-    if not bits.any():
-        return None
-    lens = np.array([len(t) for t in texts], dtype=np.int64)
-    ends_at = lens.cumsum() + np.arange(len(texts))  # each block's end in ``joined``
-    out = []
-    for bit in (1, 2, 4):
-        cum = np.zeros(len(code) + 1, dtype=np.int64)
-        np.cumsum((bits & bit) > 0, out=cum[1:])
-        out.append(cum[ends_at] - cum[ends_at - lens])
-    return out
+_UNSPACED_WEIGHTS = _unspaced_weights()
 
 
 _add = np.add.reduce
