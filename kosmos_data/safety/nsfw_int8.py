@@ -56,7 +56,6 @@ import numpy as np
 from kosmos_data.safety.nsfw import model_path, preprocess
 
 RANGES_FILE = Path(__file__).resolve().parents[1] / "assets" / "open-nsfw-int8-ranges.json"
-#: How many procedural photos calibrate the activation ranges, and their ids' prefix.
 #: Nodes kept in fp32 (the 2-way classifier layer and the Softmax; see the module docstring).
 FP32_NODES = ("fc_nsfw/MatMul", "fc_nsfw/BiasAdd", "predictions")
 OPSET = 13
