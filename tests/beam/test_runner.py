@@ -3,8 +3,10 @@ PrismRunner, which downloads a binary from GitHub at run time."""
 
 from __future__ import annotations
 
+import gc
 import logging
 
+import apache_beam as beam
 from apache_beam.options.pipeline_options import (
     DirectOptions,
     PipelineOptions,
@@ -12,8 +14,16 @@ from apache_beam.options.pipeline_options import (
     TypeOptions,
 )
 from apache_beam.runners.portability.fn_api_runner.fn_runner import FnApiRunner
+from apache_beam.testing.util import assert_that, equal_to
+from apache_beam.transforms import userstate
 
-from kosmos_data.beam.runner import ViewCachingOptions, local_runner, make_pipeline
+from kosmos_data.beam import runner
+from kosmos_data.beam.runner import (
+    ViewCachingOptions,
+    local_runner,
+    make_pipeline,
+    memoise_dofn_specs,
+)
 from tests.beam.conftest import run_interleaved
 
 
@@ -53,3 +63,84 @@ def test_cached_views_share_the_values_of_the_options_they_came_from():
     kept.view_as(DirectOptions).direct_num_workers = 3  # the copy's own values
     assert kept.get_all_options()["direct_num_workers"] == 3
     assert options.view_as(DirectOptions).direct_num_workers == 2
+
+
+_COUNT = userstate.ReadModifyWriteStateSpec("count", beam.coders.VarIntCoder())
+_TIMER = userstate.TimerSpec("flush", userstate.TimeDomain.WATERMARK)
+_SEEN = userstate.ReadModifyWriteStateSpec("seen", beam.coders.VarIntCoder())
+# Beam reads state and timers from parameter defaults: module-level params, not calls (B008).
+_COUNT_PARAM, _TIMER_PARAM = beam.DoFn.StateParam(_COUNT), beam.DoFn.TimerParam(_TIMER)
+_SEEN_PARAM = beam.DoFn.StateParam(_SEEN)
+
+
+class _Stateful(beam.DoFn):
+    def process(self, kv, count=_COUNT_PARAM, t=_TIMER_PARAM):
+        yield kv
+
+    @userstate.on_timer(_TIMER)
+    def flush(self):
+        return []
+
+
+class _Plain(beam.DoFn):
+    def process(self, x):
+        yield x
+
+
+def test_memoised_dofn_specs_answer_as_beam_does_once_per_instance(monkeypatch):
+    """``make_pipeline`` routes Beam's ``get_dofn_specs`` through a per-instance memo: the
+    same state and timer specs as Beam computes, Beam asked once per DoFn instance however
+    often the runner asks, separate instances asked separately, and a dead instance's entry
+    gone (ids are reused)."""
+    calls = []
+    beams = runner._UNMEMOISED
+
+    def counting(dofn):
+        calls.append(id(dofn))
+        return beams(dofn)
+
+    monkeypatch.setattr(runner, "_UNMEMOISED", counting)
+    monkeypatch.setattr(runner, "_SPECS", {})
+    memoise_dofn_specs()
+    assert userstate.get_dofn_specs is runner._memoised_dofn_specs
+    stateful, plain = _Stateful(), _Plain()
+    for fn in (stateful, plain):
+        want = beams(fn)
+        calls.clear()
+        for _ in range(4):
+            assert userstate.get_dofn_specs(fn) == want
+        assert userstate.is_stateful_dofn(fn) is (fn is stateful)
+        userstate.validate_stateful_dofn(fn)
+        assert calls == [id(fn)], calls
+    assert {s.name for s in userstate.get_dofn_specs(stateful)[0]} == {"count"}
+    assert {s.name for s in userstate.get_dofn_specs(stateful)[1]} == {"ts-flush"}
+    # callers get their own sets: changing one changes no later answer
+    userstate.get_dofn_specs(stateful)[0].clear()
+    assert len(userstate.get_dofn_specs(stateful)[0]) == 1
+    calls.clear()
+    assert userstate.get_dofn_specs(_Plain()) == (set(), set())
+    assert len(calls) == 1, "a new instance is inspected on its own"
+    key = id(plain)
+    del plain, fn
+    gc.collect()
+    assert key not in runner._SPECS
+
+
+def test_a_stateful_dofn_still_runs_on_the_memoised_specs():
+    """A pipeline with user state, built by ``make_pipeline``: the runner still sees the
+    DoFn as stateful (keyed state per key)."""
+
+    class CountPerKey(beam.DoFn):
+        def process(self, kv, seen=_SEEN_PARAM):
+            n = (seen.read() or 0) + 1
+            seen.write(n)
+            yield kv[0], n
+
+    with make_pipeline(PipelineOptions([])) as p:
+        out = (
+            p
+            | beam.Create([("a", 1), ("b", 1), ("a", 2), ("a", 3)])
+            | beam.ParDo(CountPerKey())
+            | beam.combiners.Top.PerKey(1)
+        )
+        assert_that(out, equal_to([("a", [3]), ("b", [1])]))

@@ -1,6 +1,8 @@
 """The command line: clear errors with exit code 2, help, funnel printing."""
 
 import json
+import subprocess
+import sys
 
 from kosmos_cli import main as cli
 from kosmos_data.outputs import OutputConfig, keep_dropped_row
@@ -55,3 +57,29 @@ def test_dropped_sample_is_deterministic_and_close_to_the_fraction():
     assert all(keep_dropped_row(d, 1.0) for d in rows[:10])
     assert not any(keep_dropped_row(d, 0.0) for d in rows[:10])
     assert OutputConfig(dropped_fraction=0.5).dropped_fraction == 0.5
+
+
+def _console(tmp_path, *argv: str, prelude: str = "") -> subprocess.CompletedProcess:
+    """``kosmos-data ARGV`` through ``console_main``, standard streams on pipes (so stdout is
+    block-buffered, the case an exit without finalisation could lose)."""
+    code = f"{prelude}\nimport sys\nfrom kosmos_cli.main import console_main\n"
+    code += f"sys.argv = ['kosmos-data', *{list(argv)!r}]\nconsole_main()\n"
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path
+    )
+
+
+def test_console_main_exits_with_mains_code_after_flushing_and_atexit(tmp_path):
+    """The script skips interpreter finalisation (``console_main``); nothing a user sees
+    may go with it: buffered stdout arrives whole, ``atexit`` handlers run, and the exit
+    code is ``main``'s."""
+    res = _console(tmp_path, "sample-crawl", "--output", str(tmp_path / "crawl"), "--pages", "6",
+                   prelude="import atexit; atexit.register(print, 'atexit ran')")  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    written = sorted(str(p) for p in (tmp_path / "crawl").iterdir() if p.suffix == ".gz")
+    assert written and sorted(lines[:-1]) == written, lines
+    assert lines[-1] == "atexit ran"
+    res = _console(tmp_path, "funnel", str(tmp_path / "no-such-run"))
+    assert res.returncode == 2
+    assert "funnel.json not found" in res.stderr
