@@ -6,7 +6,9 @@ after that fails (no network here, or anywhere egress is closed) falls back to t
 it would have used anyway. kosmos-data's jobs are batch pipelines the FnApiRunner runs, so a
 local run (``--runner`` absent or ``DirectRunner``) goes straight to it, built the way the
 switching runner builds it (pipeline options in the provision info, so ``direct_num_workers``
-and ``direct_running_mode`` behave as documented). Any other runner name is left to Beam.
+and ``direct_running_mode`` behave as documented), as ``forked_workers.LocalRunner``, whose
+``multi_processing`` workers are forked from the launcher instead of importing everything
+anew. Any other runner name is left to Beam.
 
 Every pipeline is built on ``ViewCachingOptions``: Beam asks the options for a typed view
 (``options.view_as(TypeOptions)``) on every ``apply`` and every type check, and each view
@@ -98,9 +100,11 @@ def local_runner(options: PipelineOptions):
     from apache_beam.runners.portability.fn_api_runner import fn_runner
     from apache_beam.runners.portability.portable_runner import JobServiceHandle
 
+    from kosmos_data.beam.forked_workers import LocalRunner
+
     encoded = JobServiceHandle.encode_pipeline_options(options.get_all_options())
     info = beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded)
-    return fn_runner.FnApiRunner(provision_info=fn_runner.ExtendedProvisionInfo(info))
+    return LocalRunner(provision_info=fn_runner.ExtendedProvisionInfo(info))
 
 
 def make_pipeline(options: PipelineOptions) -> beam.Pipeline:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -16,6 +18,8 @@ from kosmos_data.outputs import read_parquet_dir
 from kosmos_data.sampling import SamplingConfig, stable_uniform
 
 from .conftest import dir_digest, load_funnel, run_interleaved
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -127,16 +131,49 @@ def test_refuses_to_mix_runs_without_overwrite(crawl_dir, direct_run):
         run_interleaved([str(crawl_dir / "*.warc.gz")], direct_run)
 
 
-def test_two_worker_processes_give_the_same_outputs(crawl_dir, direct_run, tmp_path):
-    out = tmp_path / "mp"
-    run_interleaved(
-        [str(crawl_dir / "*.warc.gz")], out,
-        "--direct_num_workers=2", "--direct_running_mode=multi_processing",
-    )  # fmt: skip
+TWO_WORKERS = ("--direct_num_workers=2", "--direct_running_mode=multi_processing")
+
+
+def _assert_same_outputs(out: Path, direct_run: Path) -> None:
     assert dir_digest(out / "docs") == dir_digest(direct_run / "docs")
     assert dir_digest(out / "dead_letter") == dir_digest(direct_run / "dead_letter")
     a, b = load_funnel(out), load_funnel(direct_run)
     assert a["stages"] == b["stages"] and a["balanced"]
+
+
+def test_two_forked_worker_processes_give_the_same_outputs(crawl_dir, direct_run, tmp_path):
+    """From the command line, as a user runs it: the workers are forked from the launcher
+    (``kosmos_data/beam/forked_workers.py``)."""
+    out = tmp_path / "mp"
+    cmd = [
+        sys.executable, "-m", "kosmos_cli.main", "run", "interleaved",
+        "--input", str(crawl_dir / "*.warc.gz"), "--output", str(out), "--docs-shards", "3",
+        *TWO_WORKERS,
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "forked 2 SDK worker(s) from this process" in proc.stderr
+    _assert_same_outputs(out, direct_run)
+
+
+def test_two_spawned_worker_processes_give_the_same_outputs(
+    crawl_dir, direct_run, tmp_path, caplog
+):
+    """Where the launcher cannot fork (here: a second Python thread is running), the
+    workers start as new interpreters, the way Beam starts them, with the same outputs."""
+    out = tmp_path / "mp"
+    release = threading.Event()
+    parked = threading.Thread(target=release.wait, name="parked")
+    parked.start()
+    try:
+        with caplog.at_level(logging.INFO, logger="kosmos_data.beam.forked_workers"):
+            run_interleaved([str(crawl_dir / "*.warc.gz")], out, *TWO_WORKERS)
+    finally:
+        release.set()
+        parked.join()
+    assert "SDK workers start as new interpreters" in caplog.text
+    assert "Python threads are running" in caplog.text
+    _assert_same_outputs(out, direct_run)
 
 
 def _free_port() -> int:

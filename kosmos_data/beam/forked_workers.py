@@ -1,0 +1,317 @@
+"""Local multi-process runs whose SDK workers are forked from the launching process.
+
+Beam's FnApiRunner in ``multi_processing`` mode starts every SDK worker as ``python -m
+apache_beam.runners.worker.sdk_worker_main``: a fresh interpreter that imports Beam and then,
+to unpickle its first DoFn, kosmos-data's whole stack, before it processes a record; and on
+the way out it finalises all of it again, while the runner closes its workers one after the
+other. Measured on this project's 2-core machine (2026-12-04, the interleaved job on the 990
+real pages of ``bench/scale.py``, two workers): each worker spent ~2.5 CPU-s before its first
+bundle, its first log line came ~4 s after launch, and the last 1.3 s of the 11 s run were
+the two workers finalising in turn, against 9.1 s for the whole run in one process.
+
+``LocalRunner`` forks the workers instead, from the launching process once it has built
+the pipeline: each child already holds every imported module. The fork happens before the
+runner opens any gRPC server or channel (gRPC's core does not survive a fork once it is
+initialised), so each child is parked on a pipe until the runner wants a worker; it then
+gets the same environment variables Beam's ``SubprocessSdkWorker`` passes (control and
+logging endpoints, pipeline options, worker id), runs Beam's own
+``sdk_worker_main.main`` and leaves with ``os._exit`` once its streams are flushed. On the
+wire nothing changes: the workers are Beam's SDK harness on gRPC as before, so outputs are
+byte-identical to a spawned worker's (``tests/beam/test_runner_equivalence.py``).
+
+Forking is used on Linux only (macOS system frameworks are not fork-safe), only for Beam's
+default worker command, and only while the process can fork safely (``fork_blocker``: one
+Python thread, gRPC not started; a first run from the command line always can, a second
+multi-process run in the same process cannot). Otherwise, and for more workers than were
+forked, workers start the way Beam starts them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import traceback
+import uuid
+
+import grpc
+from apache_beam.portability import python_urns
+from apache_beam.portability.api import beam_fn_api_pb2_grpc, endpoints_pb2
+from apache_beam.runners.portability.fn_api_runner import fn_runner, worker_handlers
+from apache_beam.runners.portability.local_job_service import BeamFnLoggingServicer
+from apache_beam.utils import thread_pool_executor
+from google.protobuf import json_format, text_format
+
+log = logging.getLogger(__name__)
+
+#: Environment URN of a worker forked by ``ForkedWorkerPool``; its payload is the JSON
+#: ``{"pool": id, "command": Beam's command line}`` (the command is the fallback).
+FORKED_SDK_URN = "kosmos-data:env:forked_python_sdk:v1"
+
+#: Beam's own worker command in ``multi_processing`` mode (``FnApiRunner.run_pipeline``).
+BEAM_WORKER_COMMAND = f"{sys.executable} -m apache_beam.runners.worker.sdk_worker_main"
+
+#: The environment variables ``SubprocessSdkWorker`` hands a worker, the only ones a forked
+#: child needs (it has the rest of the launcher's environment already).
+_WORKER_ENV = (
+    "CONTROL_API_SERVICE_DESCRIPTOR",
+    "LOGGING_API_SERVICE_DESCRIPTOR",
+    "PIPELINE_OPTIONS",
+    "WORKER_ID",
+)
+
+_POOLS: dict[str, ForkedWorkerPool] = {}
+
+
+#: Name prefixes (``/proc/self/task/*/comm``) of the threads gRPC's core starts on first use
+#: (its timer manager ``grpc_global_tim*``, ``event_engine`` pollers, ``lifeguard``); they
+#: stay for the life of the process.
+_GRPC_THREADS = ("grpc", "event_engine", "lifeguard")
+
+
+def fork_blocker() -> str | None:
+    """Why this process cannot fork SDK workers now, or None when it can.
+
+    A forked child holds only the forking thread: locks other threads held stay locked, and
+    thread pools believe in workers that are not there (Beam's shared executor hands work to
+    its idle threads). So the process must have one Python thread, and gRPC's core must not
+    have started (it does not survive a fork). Other native threads are fine: OpenBLAS and
+    jemalloc (pyarrow) mend themselves in the child with their own fork handlers."""
+    if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
+        return f"workers are not forked on {sys.platform}"
+    threads = threading.active_count()
+    if threads > 1:
+        return f"{threads} Python threads are running"
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError as e:
+        return f"cannot list this process's threads: {e}"
+    names = []
+    for task in tasks:
+        try:
+            with open(f"/proc/self/task/{task}/comm") as f:
+                names.append(f.read().strip())
+        except FileNotFoundError:  # the thread ended since the listing
+            continue
+        except OSError as e:
+            return f"cannot read thread {task}'s name: {e}"
+    if any(name.startswith(_GRPC_THREADS) for name in names):
+        return "gRPC is already running in this process"
+    return None
+
+
+class ForkedWorkerPool:
+    """``size`` children forked now, each parked on a pipe until ``launch`` hands it a
+    worker's environment (or ``close`` closes the pipe, and it exits)."""
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError(f"ForkedWorkerPool.size must be >= 1, got {size}")
+        self.id = uuid.uuid4().hex
+        self.size = size
+        self._idle: list[tuple[int, int]] = []  # (pid, write end of its pipe)
+        self._lock = threading.Lock()
+        for _ in range(size):
+            self._fork_one()
+        _POOLS[self.id] = self
+
+    def _fork_one(self) -> None:
+        read_fd, write_fd = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            os.close(write_fd)
+            for _, sibling in self._idle:  # else a sibling's EOF never comes
+                os.close(sibling)
+            _child_main(read_fd)
+        os.close(read_fd)
+        self._idle.append((pid, write_fd))
+
+    def launch(self, env: dict[str, str]) -> int | None:
+        """Start a parked child as an SDK worker with ``env``; its pid, or None when every
+        child is taken."""
+        with self._lock:
+            if not self._idle:
+                return None
+            pid, write_fd = self._idle.pop(0)
+        data = json.dumps(env).encode("utf-8")
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(write_fd, view) :]
+        finally:
+            os.close(write_fd)
+        return pid
+
+    def close(self) -> None:
+        """Release the children no worker used (each exits at EOF) and reap them."""
+        _POOLS.pop(self.id, None)
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for pid, write_fd in idle:
+            os.close(write_fd)
+            _wait(pid)
+
+
+def _wait(pid: int) -> int:
+    """The exit status of child ``pid`` (a signal's number negated), once it has exited."""
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+        except ChildProcessError:
+            return 0  # reaped elsewhere
+        except InterruptedError:
+            continue
+        return os.waitstatus_to_exitcode(status)
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while True:
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def _child_main(read_fd: int) -> None:
+    """A parked child: wait for a worker's environment, run Beam's SDK harness, ``_exit``."""
+    code = 1
+    try:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        data = _read_all(read_fd)
+        os.close(read_fd)
+        if not data:  # released unused
+            code = 0
+            return
+        os.environ.update(json.loads(data))
+        # A spawned worker starts with no logging handler of its own: its records reach
+        # the launcher through the Fn API log handler that ``create_harness`` adds. The
+        # launcher's handlers would print every record a second time.
+        root = logging.getLogger()
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        from apache_beam.runners.worker import sdk_worker_main
+
+        sdk_worker_main.main([])
+        code = 0
+    except BaseException:  # reported here, then the child exits
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+class _ForkedSdkWorker:
+    """``local_job_service.SubprocessSdkWorker`` with the ``Popen`` replaced by a parked
+    child of ``pool`` (the command still serves when none is left)."""
+
+    def __init__(self, pool, command, control_address, provision_info, worker_id) -> None:
+        self._pool = pool
+        self._command = command
+        self._control_address = control_address
+        self._provision_info = provision_info
+        self._worker_id = worker_id
+
+    def run(self) -> None:
+        options = [("grpc.http2.max_pings_without_data", 0), ("grpc.http2.max_ping_strikes", 0)]
+        logging_server = grpc.server(
+            thread_pool_executor.shared_unbounded_instance(), options=options
+        )
+        logging_port = logging_server.add_insecure_port("[::]:0")
+        logging_server.start()
+        beam_fn_api_pb2_grpc.add_BeamFnLoggingServicer_to_server(
+            BeamFnLoggingServicer(), logging_server
+        )
+        env = {
+            "CONTROL_API_SERVICE_DESCRIPTOR": text_format.MessageToString(
+                endpoints_pb2.ApiServiceDescriptor(url=self._control_address)
+            ),
+            "LOGGING_API_SERVICE_DESCRIPTOR": text_format.MessageToString(
+                endpoints_pb2.ApiServiceDescriptor(url=f"localhost:{logging_port}")
+            ),
+            "PIPELINE_OPTIONS": json_format.MessageToJson(
+                self._provision_info.provision_info.pipeline_options
+            ),
+        }
+        if self._worker_id:
+            env["WORKER_ID"] = self._worker_id
+        try:
+            pid = self._pool.launch(env) if self._pool is not None else None
+            if pid is None:
+                self._run_command(env)
+                return
+            code = _wait(pid)
+            if code:
+                raise RuntimeError(f"Forked SDK worker {pid} exited with code {code}")
+        finally:
+            logging_server.stop(0)
+
+    def _run_command(self, env: dict[str, str]) -> None:
+        with worker_handlers.SUBPROCESS_LOCK:
+            p = subprocess.Popen(self._command, shell=True, env=dict(os.environ, **env))
+        try:
+            p.wait()
+            if p.returncode:
+                raise RuntimeError(f"Worker subprocess exited with return code {p.returncode}")
+        finally:
+            if p.poll() is None:
+                p.kill()
+
+
+@worker_handlers.WorkerHandler.register_environment(FORKED_SDK_URN, bytes)
+class ForkedSdkWorkerHandler(worker_handlers.GrpcWorkerHandler):
+    """The runner's handle on one forked worker (Beam's ``SubprocessSdkWorkerHandler``,
+    started from ``ForkedWorkerPool``)."""
+
+    def __init__(self, payload: bytes, state, provision_info, grpc_server) -> None:
+        super().__init__(state, provision_info, grpc_server)
+        spec = json.loads(payload)
+        self._pool = _POOLS.get(spec["pool"])
+        self._command = spec["command"]
+
+    def start_worker(self) -> None:
+        self.worker = _ForkedSdkWorker(
+            self._pool, self._command, self.control_address, self.provision_info, self.worker_id
+        )
+        self.worker_thread = threading.Thread(name="run_worker", target=self.worker.run)
+        self.worker_thread.start()
+
+    def stop_worker(self) -> None:
+        self.worker_thread.join()
+
+
+class LocalRunner(fn_runner.FnApiRunner):
+    """Beam's FnApiRunner, with ``multi_processing`` workers forked (module docstring)."""
+
+    def run_via_runner_api(self, pipeline_proto, options):
+        envs = pipeline_proto.components.environments
+        forkable = [
+            key
+            for key, env in envs.items()
+            if env.urn == python_urns.SUBPROCESS_SDK
+            and env.payload.decode("utf-8", "replace") == BEAM_WORKER_COMMAND
+        ]
+        blocker = fork_blocker() if forkable else None
+        if not forkable or blocker is not None:
+            if blocker is not None:
+                log.info("SDK workers start as new interpreters: %s", blocker)
+            return super().run_via_runner_api(pipeline_proto, options)
+        pool = ForkedWorkerPool(max(1, self._num_workers))
+        log.info("forked %d SDK worker(s) from this process", pool.size)
+        spec = json.dumps({"pool": pool.id, "command": BEAM_WORKER_COMMAND}).encode("utf-8")
+        for key in forkable:
+            envs[key].urn = FORKED_SDK_URN
+            envs[key].payload = spec
+        try:
+            return super().run_via_runner_api(pipeline_proto, options)
+        finally:
+            pool.close()

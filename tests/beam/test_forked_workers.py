@@ -1,0 +1,112 @@
+"""Local multi-process runs fork their SDK workers from the launcher when it is safe to
+(``kosmos_data/beam/forked_workers.py``), and start them as new interpreters otherwise."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import pytest
+
+from kosmos_data.beam.forked_workers import ForkedWorkerPool, fork_blocker
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _python(code: str) -> str:
+    """Run ``code`` in a fresh interpreter (a launcher in a known state); its stdout."""
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_workers_are_forked_from_the_launcher_and_hold_its_state(tmp_path):
+    """A value the launcher set at run time on an imported module is visible in the
+    workers (a new interpreter would import the module afresh), and each worker's parent is
+    the launcher itself (Beam's spawned workers run under ``/bin/sh -c``)."""
+    code = """
+        import json, os
+        import apache_beam as beam
+        from apache_beam.options.pipeline_options import PipelineOptions
+        from kosmos_data.beam.runner import make_pipeline
+
+        OUT = OUT_DIR
+        json.kosmos_probe = "set by the launcher"
+        argv = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]
+        p = make_pipeline(PipelineOptions(argv))
+        (
+            p
+            | beam.Create(list(range(8)))
+            | beam.Reshuffle()
+            | beam.Map(lambda _: (getattr(json, "kosmos_probe", None), os.getppid(), os.getpid()))
+            | beam.Map(lambda t: open(os.path.join(OUT, str(t[2])), "w").write(json.dumps(t)))
+        )
+        p.run().wait_until_finish()
+        print(os.getpid())
+        """
+    launcher = int(_python(code.replace("OUT_DIR", repr(str(tmp_path)))).split()[-1])
+    probes = [json.loads(f.read_text()) for f in sorted(tmp_path.iterdir())]
+    assert probes, "no worker ran"
+    for value, parent, pid in probes:
+        assert value == "set by the launcher"
+        assert parent == launcher and pid != launcher
+
+
+def test_fork_blocker_names_running_threads_and_grpc():
+    out = _python(
+        """
+        import threading
+        import grpc
+        from kosmos_data.beam.forked_workers import fork_blocker
+
+        print(fork_blocker())
+        stop = threading.Event()
+        t = threading.Thread(target=stop.wait)
+        t.start()
+        print(fork_blocker())
+        stop.set(); t.join()
+        channel = grpc.insecure_channel("localhost:1")  # gRPC's core starts its threads
+        print(fork_blocker())
+        channel.close()
+        """
+    )
+    clean, threaded, after_grpc = out.strip().splitlines()
+    assert clean == "None"
+    assert threaded == "2 Python threads are running"
+    assert after_grpc == "gRPC is already running in this process"
+
+
+def test_a_thread_in_this_process_blocks_forking():
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait)
+    t.start()
+    try:
+        assert "Python threads are running" in fork_blocker()
+    finally:
+        stop.set()
+        t.join()
+
+
+def test_children_no_worker_used_are_released_and_reaped():
+    pool = ForkedWorkerPool(2)
+    pids = [pid for pid, _ in pool._idle]
+    assert len(set(pids)) == 2 and os.getpid() not in pids
+    for pid in pids:
+        os.kill(pid, 0)  # parked, alive
+    pool.close()
+    for pid in pids:  # exited at EOF and reaped by close: no such process any more
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+    assert pool.launch({}) is None  # nothing left to launch
+
+
+def test_pool_size_must_be_positive():
+    with pytest.raises(ValueError, match=r"ForkedWorkerPool\.size"):
+        ForkedWorkerPool(0)
