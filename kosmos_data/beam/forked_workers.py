@@ -55,15 +55,6 @@ FORKED_SDK_URN = "kosmos-data:env:forked_python_sdk:v1"
 #: Beam's own worker command in ``multi_processing`` mode (``FnApiRunner.run_pipeline``).
 BEAM_WORKER_COMMAND = f"{sys.executable} -m apache_beam.runners.worker.sdk_worker_main"
 
-#: The environment variables ``SubprocessSdkWorker`` hands a worker, the only ones a forked
-#: child needs (it has the rest of the launcher's environment already).
-_WORKER_ENV = (
-    "CONTROL_API_SERVICE_DESCRIPTOR",
-    "LOGGING_API_SERVICE_DESCRIPTOR",
-    "PIPELINE_OPTIONS",
-    "WORKER_ID",
-)
-
 _POOLS: dict[str, ForkedWorkerPool] = {}
 
 
