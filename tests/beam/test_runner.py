@@ -3,8 +3,10 @@ PrismRunner, which downloads a binary from GitHub at run time."""
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
+import weakref
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import (
@@ -13,9 +15,10 @@ from apache_beam.options.pipeline_options import (
     StandardOptions,
     TypeOptions,
 )
+from apache_beam.runners.common import MethodWrapper
 from apache_beam.runners.portability.fn_api_runner.fn_runner import FnApiRunner
 from apache_beam.testing.util import assert_that, equal_to
-from apache_beam.transforms import userstate
+from apache_beam.transforms import core, userstate
 
 from kosmos_data.beam import runner
 from kosmos_data.beam.runner import (
@@ -124,6 +127,57 @@ def test_memoised_dofn_specs_answer_as_beam_does_once_per_instance(monkeypatch):
     del plain, fn
     gc.collect()
     assert key not in runner._SPECS
+
+
+def _plain(x, y=3, *rest, z=4):
+    return x
+
+
+def test_memoised_signatures_answer_as_beam_does_once_per_function(monkeypatch):
+    """``core.get_function_args_defaults`` answers from a memo keyed by the Python function
+    (bound and unbound apart): Beam's answer, computed once per function however many DoFn
+    instances it is bound to; builtins and partials asked afresh; each caller its own
+    lists; an entry leaves with its function."""
+    calls = []
+    beams = runner._UNMEMOISED_ARGSPEC
+
+    def counting(f):
+        calls.append(f)
+        return beams(f)
+
+    monkeypatch.setattr(runner, "_UNMEMOISED_ARGSPEC", counting)
+    monkeypatch.setitem(runner._ARGSPECS, False, weakref.WeakKeyDictionary())
+    monkeypatch.setitem(runner._ARGSPECS, True, weakref.WeakKeyDictionary())
+    memoise_dofn_specs()
+    assert core.get_function_args_defaults is runner._memoised_args_defaults
+    a, b = _Stateful(), _Stateful()
+    partial = functools.partial(_plain, 1)
+    cases = [a.process, b.process, _Stateful.process, _Plain().process, _plain, partial, len]
+    for f in cases:
+        assert core.get_function_args_defaults(f) == beams(f), f
+    assert core.get_function_args_defaults(a.process) == (["kv", "count", "t"], [
+        _COUNT_PARAM, _TIMER_PARAM])  # fmt: skip
+    assert core.get_function_args_defaults(_Stateful.process)[0] == ["self", "kv", "count", "t"]
+    calls.clear()
+    for f in cases * 2:
+        core.get_function_args_defaults(f)
+    assert calls == [partial, len, partial, len], "only non-functions are asked again"
+    # Beam's own callers see the state and timer parameters as before
+    wrapper = MethodWrapper(b, "process")
+    assert (wrapper.args, wrapper.defaults) == (["kv", "count", "t"], [_COUNT_PARAM, _TIMER_PARAM])
+    assert userstate.get_dofn_specs(b) == ({_COUNT}, {_TIMER})
+    core.get_function_args_defaults(a.process)[1].clear()
+    assert len(core.get_function_args_defaults(a.process)[1]) == 2
+
+    def temporary(q=1):
+        return q
+
+    core.get_function_args_defaults(temporary)
+    held = len(runner._ARGSPECS[False])
+    del temporary
+    calls.clear()  # held it too
+    gc.collect()
+    assert len(runner._ARGSPECS[False]) == held - 1
 
 
 def test_a_stateful_dofn_still_runs_on_the_memoised_specs():
