@@ -74,9 +74,6 @@ def fork_blocker() -> str | None:
     jemalloc (pyarrow) mend themselves in the child with their own fork handlers."""
     if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
         return f"workers are not forked on {sys.platform}"
-    threads = threading.active_count()
-    if threads > 1:
-        return f"{threads} Python threads are running"
     try:
         tasks = os.listdir("/proc/self/task")
     except OSError as e:
@@ -92,6 +89,9 @@ def fork_blocker() -> str | None:
             return f"cannot read thread {task}'s name: {e}"
     if any(name.startswith(_GRPC_THREADS) for name in names):
         return "gRPC is already running in this process"
+    threads = threading.active_count()
+    if threads > 1:
+        return f"{threads} Python threads are running"
     return None
 
 

@@ -171,8 +171,8 @@ def test_two_spawned_worker_processes_give_the_same_outputs(
     finally:
         release.set()
         parked.join()
+    # (the reason given is the thread, or gRPC when an earlier test of this process ran it)
     assert "SDK workers start as new interpreters" in caplog.text
-    assert "Python threads are running" in caplog.text
     _assert_same_outputs(out, direct_run)
 
 
