@@ -17,13 +17,19 @@ gets the same environment variables Beam's ``SubprocessSdkWorker`` passes (contr
 logging endpoints, pipeline options, worker id), runs Beam's own
 ``sdk_worker_main.main`` and leaves with ``os._exit`` once its streams are flushed. On the
 wire nothing changes: the workers are Beam's SDK harness on gRPC as before, so outputs are
-byte-identical to a spawned worker's (``tests/beam/test_runner_equivalence.py``).
+byte-identical to a spawned worker's (``tests/beam/test_interleaved_pipeline.py``).
 
 Forking is used on Linux only (macOS system frameworks are not fork-safe), only for Beam's
-default worker command, and only while the process can fork safely (``fork_blocker``: one
-Python thread, gRPC not started; a first run from the command line always can, a second
-multi-process run in the same process cannot). Otherwise, and for more workers than were
-forked, workers start the way Beam starts them.
+default worker command, and only while the process can fork safely (``fork_blocker``: no
+gRPC core running, one Python thread; a run from the command line can, a process that has
+just run gRPC or started threads cannot). Otherwise, and for more workers than were forked,
+workers start with Beam's command line.
+
+Either way a worker that dies (killed for memory, ``os._exit`` in user code) fails the run
+at once with one error naming the process and its exit status (``worker_death``): the
+handler aborts the worker's pending instructions, as Beam's Docker handler does. Beam's own
+subprocess workers leave the runner waiting for an answer that never comes (measured: a
+two-worker run whose DoFn exits the worker was still waiting after 90 s).
 """
 
 from __future__ import annotations
@@ -48,8 +54,9 @@ from google.protobuf import json_format, text_format
 
 log = logging.getLogger(__name__)
 
-#: Environment URN of a worker forked by ``ForkedWorkerPool``; its payload is the JSON
-#: ``{"pool": id, "command": Beam's command line}`` (the command is the fallback).
+#: Environment URN of the workers ``ForkedSdkWorkerHandler`` starts; its payload is the JSON
+#: ``{"pool": id or null, "command": Beam's command line}`` (the command serves without a
+#: pool, or once the pool's children are taken).
 FORKED_SDK_URN = "kosmos-data:env:forked_python_sdk:v1"
 
 #: Beam's own worker command in ``multi_processing`` mode (``FnApiRunner.run_pipeline``).
@@ -201,16 +208,30 @@ def _child_main(read_fd: int) -> None:
             os._exit(code)
 
 
+def worker_death(pid: int, code: int) -> RuntimeError:
+    """The error a run fails with when its worker ``pid`` died with exit status ``code``."""
+    how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+    return RuntimeError(
+        f"SDK worker process {pid} {how} while the pipeline ran "
+        "(out of memory? its traceback, if any, is above)"
+    )
+
+
 class _ForkedSdkWorker:
     """``local_job_service.SubprocessSdkWorker`` with the ``Popen`` replaced by a parked
-    child of ``pool`` (the command still serves when none is left)."""
+    child of ``pool`` (the command still serves when none is left).
 
-    def __init__(self, pool, command, control_address, provision_info, worker_id) -> None:
+    A worker that dies fails the run through ``on_death`` (the handler aborts its pending
+    instructions, as Beam's Docker handler does when its container stops); Beam's own
+    subprocess workers leave the runner waiting for an answer that never comes."""
+
+    def __init__(self, pool, command, control_address, provision_info, worker_id, on_death) -> None:
         self._pool = pool
         self._command = command
         self._control_address = control_address
         self._provision_info = provision_info
         self._worker_id = worker_id
+        self._on_death = on_death
 
     def run(self) -> None:
         options = [("grpc.http2.max_pings_without_data", 0), ("grpc.http2.max_ping_strikes", 0)]
@@ -242,7 +263,7 @@ class _ForkedSdkWorker:
                 return
             code = _wait(pid)
             if code:
-                raise RuntimeError(f"Forked SDK worker {pid} exited with code {code}")
+                self._died(pid, code)
         finally:
             logging_server.stop(0)
 
@@ -252,10 +273,15 @@ class _ForkedSdkWorker:
         try:
             p.wait()
             if p.returncode:
-                raise RuntimeError(f"Worker subprocess exited with return code {p.returncode}")
+                self._died(p.pid, p.returncode)
         finally:
             if p.poll() is None:
                 p.kill()
+
+    def _died(self, pid: int, code: int) -> None:
+        error = worker_death(pid, code)
+        self._on_death(error)
+        raise error
 
 
 @worker_handlers.WorkerHandler.register_environment(FORKED_SDK_URN, bytes)
@@ -266,12 +292,17 @@ class ForkedSdkWorkerHandler(worker_handlers.GrpcWorkerHandler):
     def __init__(self, payload: bytes, state, provision_info, grpc_server) -> None:
         super().__init__(state, provision_info, grpc_server)
         spec = json.loads(payload)
-        self._pool = _POOLS.get(spec["pool"])
+        self._pool = _POOLS.get(spec["pool"]) if spec["pool"] is not None else None
         self._command = spec["command"]
 
     def start_worker(self) -> None:
         self.worker = _ForkedSdkWorker(
-            self._pool, self._command, self.control_address, self.provision_info, self.worker_id
+            self._pool,
+            self._command,
+            self.control_address,
+            self.provision_info,
+            self.worker_id,
+            self.control_conn.abort,
         )
         self.worker_thread = threading.Thread(name="run_worker", target=self.worker.run)
         self.worker_thread.start()
@@ -281,28 +312,36 @@ class ForkedSdkWorkerHandler(worker_handlers.GrpcWorkerHandler):
 
 
 class LocalRunner(fn_runner.FnApiRunner):
-    """Beam's FnApiRunner, with ``multi_processing`` workers forked (module docstring)."""
+    """Beam's FnApiRunner, with ``multi_processing`` workers forked (module docstring).
+
+    Workers of Beam's default command are always started by ``ForkedSdkWorkerHandler``:
+    forked when ``fork_blocker`` allows, else spawned with Beam's command line; either way a
+    worker that dies fails the run with ``worker_death``'s error instead of leaving it
+    waiting."""
 
     def run_via_runner_api(self, pipeline_proto, options):
         envs = pipeline_proto.components.environments
-        forkable = [
+        ours = [
             key
             for key, env in envs.items()
             if env.urn == python_urns.SUBPROCESS_SDK
             and env.payload.decode("utf-8", "replace") == BEAM_WORKER_COMMAND
         ]
-        blocker = fork_blocker() if forkable else None
-        if not forkable or blocker is not None:
-            if blocker is not None:
-                log.info("SDK workers start as new interpreters: %s", blocker)
+        if not ours:
             return super().run_via_runner_api(pipeline_proto, options)
-        pool = ForkedWorkerPool(max(1, self._num_workers))
-        log.info("forked %d SDK worker(s) from this process", pool.size)
-        spec = json.dumps({"pool": pool.id, "command": BEAM_WORKER_COMMAND}).encode("utf-8")
-        for key in forkable:
+        blocker = fork_blocker()
+        pool = None
+        if blocker is None:
+            pool = ForkedWorkerPool(max(1, self._num_workers))
+            log.info("forked %d SDK worker(s) from this process", pool.size)
+        else:
+            log.info("SDK workers start as new interpreters: %s", blocker)
+        spec = {"pool": pool.id if pool is not None else None, "command": BEAM_WORKER_COMMAND}
+        for key in ours:
             envs[key].urn = FORKED_SDK_URN
-            envs[key].payload = spec
+            envs[key].payload = json.dumps(spec).encode("utf-8")
         try:
             return super().run_via_runner_api(pipeline_proto, options)
         finally:
-            pool.close()
+            if pool is not None:
+                pool.close()

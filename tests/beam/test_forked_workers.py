@@ -17,10 +17,15 @@ from kosmos_data.beam.forked_workers import ForkedWorkerPool
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _python(code: str) -> str:
-    """Run ``code`` in a fresh interpreter (a launcher in a known state); its stdout."""
+def _python(code: str, timeout: float | None = None) -> str:
+    """Run ``code`` in a fresh interpreter (a launcher in a known state); its stdout.
+    ``timeout`` turns a hang into a failure (``subprocess.TimeoutExpired``)."""
     proc = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, capture_output=True, text=True
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout
@@ -102,3 +107,38 @@ def test_children_no_worker_used_are_released_and_reaped():
 def test_pool_size_must_be_positive():
     with pytest.raises(ValueError, match=r"ForkedWorkerPool\.size"):
         ForkedWorkerPool(0)
+
+
+_DYING_WORKER = """
+    import os, sys, threading
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+    from kosmos_data.beam.runner import make_pipeline
+
+    if SPAWN:  # a second Python thread: no forking
+        threading.Thread(target=threading.Event().wait, daemon=True).start()
+    argv = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]
+    p = make_pipeline(PipelineOptions(argv))
+    p | beam.Create(list(range(8))) | beam.Reshuffle() | beam.Map(
+        lambda x: os._exit(3) if x == 5 else x)
+    try:
+        p.run().wait_until_finish()
+        print("finished")
+    except RuntimeError as e:
+        print("raised:", e)
+    sys.stdout.flush()
+    os._exit(0)
+    """
+
+
+@pytest.mark.parametrize("spawn", [False, True], ids=["forked", "spawned"])
+def test_a_worker_that_dies_fails_the_run_with_one_clear_error(spawn):
+    """Beam's subprocess workers leave the runner waiting forever when one dies; ours abort
+    its pending instructions, so the run raises, naming the process and its exit code."""
+    # Without the abort the run never ends: the timeout (far above the ~2-4 s it takes)
+    # makes that a failure, not a hung suite.
+    out = _python(_DYING_WORKER.replace("SPAWN", str(spawn)), timeout=300)
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("raised: SDK worker process "), out[-2000:]
+    assert last.endswith("exited with code 3 while the pipeline ran (out of memory? its "
+                         "traceback, if any, is above)")  # fmt: skip
