@@ -58,7 +58,11 @@ class _QuietBeamImports(logging.Filter):
 #: Beam loggers whose INFO lines say nothing to a user: ``native_type_compatibility`` logs
 #: "Converting string literal type hint to Any" for every postponed annotation it meets
 #: (300 lines for one interleaved run).
-_QUIET_LOGGERS = ("apache_beam.typehints.native_type_compatibility",)
+_QUIET_LOGGERS = (
+    "apache_beam.typehints.native_type_compatibility",
+    # "starting control/data/state/logging server on port N", once per multi-process run
+    "apache_beam.runners.portability.fn_api_runner.worker_handlers",
+)
 
 
 def _setup_logging(level: int) -> None:

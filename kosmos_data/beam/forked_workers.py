@@ -48,7 +48,7 @@ import grpc
 from apache_beam.portability import python_urns
 from apache_beam.portability.api import beam_fn_api_pb2_grpc, endpoints_pb2
 from apache_beam.runners.portability.fn_api_runner import fn_runner, worker_handlers
-from apache_beam.runners.portability.local_job_service import BeamFnLoggingServicer
+from apache_beam.runners.portability.local_job_service import LOGENTRY_TO_LOG_LEVEL_MAP
 from apache_beam.utils import thread_pool_executor
 from google.protobuf import json_format, text_format
 
@@ -217,6 +217,69 @@ def worker_death(pid: int, code: int) -> RuntimeError:
     )
 
 
+#: Start-up notices every SDK worker logs as warnings, about nothing the user can change
+#: (the launcher has already parsed and checked every flag); shown at DEBUG.
+_WORKER_START_NOTICES = ("Discarding unparseable args", "No semi_persistent_directory found")
+
+_MODULE_FILES: dict[str, str] = {}
+
+
+def _module_of(location: str) -> str:
+    """The module name of a worker log entry's ``log_location`` (``path:line``), from the
+    modules loaded here (a forked worker runs this process's modules, a spawned one the same
+    files); ``worker`` when no loaded module has that file."""
+    path = location.rsplit(":", 1)[0]
+    name = _MODULE_FILES.get(path)
+    if name is None:
+        for mod_name, mod in list(sys.modules.items()):
+            f = getattr(mod, "__file__", None)
+            if f:
+                _MODULE_FILES.setdefault(f, mod_name)
+        name = _MODULE_FILES.setdefault(path, "worker")
+    return name
+
+
+def emit_worker_entry(entry) -> None:
+    """Log one Fn API ``LogEntry`` of a worker here, as the launcher would have logged it:
+    under the logger of the module that wrote it, at its level, its traceback appended.
+
+    Beam's own servicer logs every entry as one ``Worker: <protobuf text>`` line under
+    ``local_job_service``, so a two-worker run printed its progress lines inside ~40 lines
+    of protobuf (per 4x run here), 36 of them the harness opening and closing channels. Those
+    (``apache_beam.runners.worker`` at INFO) and the start-up notices of
+    ``_WORKER_START_NOTICES`` go to DEBUG; everything else keeps its level."""
+    level = LOGENTRY_TO_LOG_LEVEL_MAP.get(entry.severity, logging.INFO)
+    name = _module_of(entry.log_location)
+    message = entry.message
+    if (level <= logging.INFO and name.startswith("apache_beam.runners.worker.")) or (
+        level <= logging.WARNING and message.startswith(_WORKER_START_NOTICES)
+    ):
+        level = logging.DEBUG
+    logger = logging.getLogger(name)
+    if not logger.isEnabledFor(level):
+        return
+    if entry.trace:
+        message = f"{message}\n{entry.trace.rstrip()}"
+    path, _, line = entry.log_location.rpartition(":")
+    record = logger.makeRecord(
+        name, level, path, int(line) if line.isdigit() else 0, message, None, None
+    )
+    if entry.timestamp.seconds:
+        record.created = entry.timestamp.seconds + entry.timestamp.nanos / 1e9
+    record.threadName = entry.thread or record.threadName
+    logger.handle(record)
+
+
+class WorkerLogServicer(beam_fn_api_pb2_grpc.BeamFnLoggingServicer):
+    """The logging endpoint of the workers this module starts (``emit_worker_entry``)."""
+
+    def Logging(self, log_bundles, context=None):
+        for bundle in log_bundles:
+            for entry in bundle.log_entries:
+                emit_worker_entry(entry)
+        return iter([])
+
+
 class _ForkedSdkWorker:
     """``local_job_service.SubprocessSdkWorker`` with the ``Popen`` replaced by a parked
     child of ``pool`` (the command still serves when none is left).
@@ -241,7 +304,7 @@ class _ForkedSdkWorker:
         logging_port = logging_server.add_insecure_port("[::]:0")
         logging_server.start()
         beam_fn_api_pb2_grpc.add_BeamFnLoggingServicer_to_server(
-            BeamFnLoggingServicer(), logging_server
+            WorkerLogServicer(), logging_server
         )
         env = {
             "CONTROL_API_SERVICE_DESCRIPTOR": text_format.MessageToString(

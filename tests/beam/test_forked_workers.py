@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -142,3 +143,42 @@ def test_a_worker_that_dies_fails_the_run_with_one_clear_error(spawn):
     assert last.startswith("raised: SDK worker process "), out[-2000:]
     assert last.endswith("exited with code 3 while the pipeline ran (out of memory? its "
                          "traceback, if any, is above)")  # fmt: skip
+
+
+def _entry(path: str, severity: str, message: str, trace: str = ""):
+    from apache_beam.portability.api import beam_fn_api_pb2
+
+    entry = beam_fn_api_pb2.LogEntry(
+        severity=getattr(beam_fn_api_pb2.LogEntry.Severity, severity),
+        message=message,
+        log_location=f"{path}:42",
+        thread="MainThread",
+        trace=trace,
+    )
+    entry.timestamp.seconds = 1_800_000_000
+    return entry
+
+
+def test_worker_log_entries_are_logged_as_the_launcher_would(caplog):
+    """A worker's records come out under the logger of the module that wrote them, at
+    their level (Beam's servicer wraps each in a ``Worker: <protobuf>`` line); the
+    harness's own channel chatter and start-up notices go to DEBUG."""
+    import apache_beam.runners.worker.sdk_worker as sdk_worker
+
+    import kosmos_data.beam.checkpoint as checkpoint
+    from kosmos_data.beam.forked_workers import emit_worker_entry
+
+    with caplog.at_level(logging.INFO):
+        emit_worker_entry(_entry(checkpoint.__file__, "INFO", "read: 1/2 archives"))
+        emit_worker_entry(_entry(sdk_worker.__file__, "INFO", "Control channel established."))
+        emit_worker_entry(_entry(sdk_worker.__file__, "WARN", "Discarding unparseable args: []"))
+        emit_worker_entry(_entry(sdk_worker.__file__, "ERROR", "Error processing", "Trace\n  x"))
+        emit_worker_entry(_entry("/nowhere/else.py", "WARN", "odd"))
+    got = [(r.name, r.levelname, r.getMessage()) for r in caplog.records]
+    assert got == [
+        ("kosmos_data.beam.checkpoint", "INFO", "read: 1/2 archives"),
+        ("apache_beam.runners.worker.sdk_worker", "ERROR", "Error processing\nTrace\n  x"),
+        ("worker", "WARNING", "odd"),
+    ]
+    assert caplog.records[0].created == 1_800_000_000
+    assert caplog.records[0].pathname == checkpoint.__file__ and caplog.records[0].lineno == 42
