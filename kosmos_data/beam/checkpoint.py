@@ -142,22 +142,51 @@ def prepare_checkpoints(run_dir: str, description: dict, *, resume: bool, overwr
 
 
 class _Progress:
-    """Process-wide progress of one phase (files done, records/s, ETA), for local runs.
+    """Run-wide progress of one phase (files done, records/s, ETA), for local runs.
 
     On the DirectRunner every DoFn lives in this process, so the log lines describe the
-    whole run; on Dataflow/Flink each worker logs its own share (the UI shows the rest).
+    whole run. The worker processes of a local multi-process run are forked from it
+    (``forked_workers``): just before a fork, the counts of ``PHASES`` move to memory the
+    children share (``_share``, an ``os.register_at_fork`` hook), so every worker counts
+    into the same totals and the lines still describe the whole run; without it each worker
+    logged its own share against the run's total ("checkpointed: 1/2 archives" twice, never
+    2/2). Spawned workers and Dataflow/Flink workers each log their own share (the UI shows
+    the rest).
     """
 
+    PHASES = ("read", "checkpointed")
     _lock = threading.Lock()
     _state: ClassVar[dict[str, list[float]]] = {}
+    #: phase -> ``multiprocessing.Array("q", 2)`` (files, records) shared with forked children
+    _shared: ClassVar[dict[str, object]] = {}
+
+    @classmethod
+    def _share(cls) -> None:
+        """Before a fork: the counts of ``PHASES`` in shared memory (with their values)."""
+        if cls._shared:
+            return
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("fork")
+        with cls._lock:
+            for phase in cls.PHASES:
+                files, recs = cls._state.get(phase, (0, 0))
+                cls._shared[phase] = ctx.Array("q", [int(files), int(recs)])
 
     @classmethod
     def update(cls, phase: str, total: int, started_at: float, records: int) -> str:
-        with cls._lock:
-            st = cls._state.setdefault(phase, [0, 0])
-            st[0] += 1
-            st[1] += records
-            files, recs = int(st[0]), int(st[1])
+        shared = cls._shared.get(phase)
+        if shared is not None:
+            with shared.get_lock():
+                shared[0] += 1
+                shared[1] += records
+                files, recs = shared[0], shared[1]
+        else:
+            with cls._lock:
+                st = cls._state.setdefault(phase, [0, 0])
+                st[0] += 1
+                st[1] += records
+                files, recs = int(st[0]), int(st[1])
         elapsed = max(time.time() - started_at, 1e-6)
         rate = recs / elapsed
         eta = (total - files) * elapsed / files if files and total >= files else 0.0
@@ -165,6 +194,10 @@ class _Progress:
             f"{phase}: {files}/{total} archives, {recs:,} records, {rate:,.0f} records/s, "
             f"elapsed {elapsed:,.0f}s, ETA {eta:,.0f}s"
         )
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_Progress._share)
 
 
 class ReadProgress:

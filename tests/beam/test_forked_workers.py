@@ -182,3 +182,23 @@ def test_worker_log_entries_are_logged_as_the_launcher_would(caplog):
     ]
     assert caplog.records[0].created == 1_800_000_000
     assert caplog.records[0].pathname == checkpoint.__file__ and caplog.records[0].lineno == 42
+
+
+def test_progress_counts_are_shared_with_forked_workers():
+    """The run-wide progress of ``read`` and ``checkpointed`` lives in memory shared with
+    forked children: an archive counted in a child shows in the next line the launcher (or
+    another child) logs. Without it each worker counted only its own archives."""
+    from kosmos_data.beam.checkpoint import _Progress
+
+    def files(line: str) -> int:
+        return int(line.split(": ", 1)[1].split("/", 1)[0])
+
+    first = files(_Progress.update("checkpointed", 10, 0.0, 5))
+    pid = os.fork()
+    if pid == 0:  # the child counts one archive and leaves
+        try:
+            _Progress.update("checkpointed", 10, 0.0, 7)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    assert files(_Progress.update("checkpointed", 10, 0.0, 1)) == first + 2
