@@ -151,13 +151,14 @@ class _Progress:
     into the same totals and the lines still describe the whole run; without it each worker
     logged its own share against the run's total ("checkpointed: 1/2 archives" twice, never
     2/2). Spawned workers and Dataflow/Flink workers each log their own share (the UI shows
-    the rest).
+    the rest). Counts are per run (``started_at``): a second run in the process starts at 0.
     """
 
     PHASES = ("read", "checkpointed")
     _lock = threading.Lock()
+    #: phase -> [run start, files, records]; a new run (another ``started_at``) starts at 0
     _state: ClassVar[dict[str, list[float]]] = {}
-    #: phase -> ``multiprocessing.Array("q", 2)`` (files, records) shared with forked children
+    #: phase -> ``multiprocessing.Array("d", 3)``, the same three, shared with forked children
     _shared: ClassVar[dict[str, object]] = {}
 
     @classmethod
@@ -170,23 +171,26 @@ class _Progress:
         ctx = multiprocessing.get_context("fork")
         with cls._lock:
             for phase in cls.PHASES:
-                files, recs = cls._state.get(phase, (0, 0))
-                cls._shared[phase] = ctx.Array("q", [int(files), int(recs)])
+                cls._shared[phase] = ctx.Array("d", cls._state.get(phase, [0.0, 0.0, 0.0]))
+
+    @staticmethod
+    def _count(st, started_at: float, records: int) -> tuple[int, int]:
+        if st[0] != started_at:
+            st[0], st[1], st[2] = started_at, 0, 0
+        st[1] += 1
+        st[2] += records
+        return int(st[1]), int(st[2])
 
     @classmethod
     def update(cls, phase: str, total: int, started_at: float, records: int) -> str:
         shared = cls._shared.get(phase)
         if shared is not None:
             with shared.get_lock():
-                shared[0] += 1
-                shared[1] += records
-                files, recs = shared[0], shared[1]
+                files, recs = cls._count(shared, started_at, records)
         else:
             with cls._lock:
-                st = cls._state.setdefault(phase, [0, 0])
-                st[0] += 1
-                st[1] += records
-                files, recs = int(st[0]), int(st[1])
+                st = cls._state.setdefault(phase, [0.0, 0.0, 0.0])
+                files, recs = cls._count(st, started_at, records)
         elapsed = max(time.time() - started_at, 1e-6)
         rate = recs / elapsed
         eta = (total - files) * elapsed / files if files and total >= files else 0.0

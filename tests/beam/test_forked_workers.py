@@ -187,7 +187,8 @@ def test_worker_log_entries_are_logged_as_the_launcher_would(caplog):
 def test_progress_counts_are_shared_with_forked_workers():
     """The run-wide progress of ``read`` and ``checkpointed`` lives in memory shared with
     forked children: an archive counted in a child shows in the next line the launcher (or
-    another child) logs. Without it each worker counted only its own archives."""
+    another child) logs. Without it each worker counted only its own archives. A new run
+    (another start time) counts from zero."""
     from kosmos_data.beam.checkpoint import _Progress
 
     def files(line: str) -> int:
@@ -202,3 +203,6 @@ def test_progress_counts_are_shared_with_forked_workers():
             os._exit(0)
     os.waitpid(pid, 0)
     assert files(_Progress.update("checkpointed", 10, 0.0, 1)) == first + 2
+    # another run (its own start time) counts from zero
+    assert files(_Progress.update("checkpointed", 10, 1.0, 1)) == 1
+    assert _Progress.update("read", 3, 2.0, 4).startswith("read: 1/3 archives, 4 records")
