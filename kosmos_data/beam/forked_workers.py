@@ -224,11 +224,10 @@ _WORKER_START_NOTICES = ("Discarding unparseable args", "No semi_persistent_dire
 _MODULE_FILES: dict[str, str] = {}
 
 
-def _module_of(location: str) -> str:
-    """The module name of a worker log entry's ``log_location`` (``path:line``), from the
-    modules loaded here (a forked worker runs this process's modules, a spawned one the same
-    files); ``worker`` when no loaded module has that file."""
-    path = location.rsplit(":", 1)[0]
+def _module_of(path: str) -> str:
+    """The module name of a worker's source file, from the modules loaded here (a forked
+    worker runs this process's modules, a spawned one the same files); ``worker`` when no
+    loaded module has that file."""
     name = _MODULE_FILES.get(path)
     if name is None:
         for mod_name, mod in list(sys.modules.items()):
@@ -249,7 +248,8 @@ def emit_worker_entry(entry) -> None:
     (``apache_beam.runners.worker`` at INFO) and the start-up notices of
     ``_WORKER_START_NOTICES`` go to DEBUG; everything else keeps its level."""
     level = LOGENTRY_TO_LOG_LEVEL_MAP.get(entry.severity, logging.INFO)
-    name = _module_of(entry.log_location)
+    path, _, line = entry.log_location.rpartition(":")  # "path:line"
+    name = _module_of(path)
     message = entry.message
     if (level <= logging.INFO and name.startswith("apache_beam.runners.worker.")) or (
         level <= logging.WARNING and message.startswith(_WORKER_START_NOTICES)
@@ -260,7 +260,6 @@ def emit_worker_entry(entry) -> None:
         return
     if entry.trace:
         message = f"{message}\n{entry.trace.rstrip()}"
-    path, _, line = entry.log_location.rpartition(":")
     record = logger.makeRecord(
         name, level, path, int(line) if line.isdigit() else 0, message, None, None
     )
@@ -280,23 +279,31 @@ class WorkerLogServicer(beam_fn_api_pb2_grpc.BeamFnLoggingServicer):
         return iter([])
 
 
-class _ForkedSdkWorker:
-    """``local_job_service.SubprocessSdkWorker`` with the ``Popen`` replaced by a parked
-    child of ``pool`` (the command still serves when none is left).
+@worker_handlers.WorkerHandler.register_environment(FORKED_SDK_URN, bytes)
+class ForkedSdkWorkerHandler(worker_handlers.GrpcWorkerHandler):
+    """The runner's handle on one worker: Beam's ``SubprocessSdkWorkerHandler`` and its
+    ``local_job_service.SubprocessSdkWorker`` in one, with the ``Popen`` replaced by a parked
+    child of the run's ``ForkedWorkerPool`` (Beam's command line still serves without a
+    pool, or once its children are taken).
 
-    A worker that dies fails the run through ``on_death`` (the handler aborts its pending
-    instructions, as Beam's Docker handler does when its container stops); Beam's own
+    A worker that dies fails the run: the handler aborts its pending instructions (as Beam's
+    Docker handler does when its container stops) with ``worker_death``'s error; Beam's own
     subprocess workers leave the runner waiting for an answer that never comes."""
 
-    def __init__(self, pool, command, control_address, provision_info, worker_id, on_death) -> None:
-        self._pool = pool
-        self._command = command
-        self._control_address = control_address
-        self._provision_info = provision_info
-        self._worker_id = worker_id
-        self._on_death = on_death
+    def __init__(self, payload: bytes, state, provision_info, grpc_server) -> None:
+        super().__init__(state, provision_info, grpc_server)
+        spec = json.loads(payload)
+        self._pool = _POOLS.get(spec["pool"])
+        self._command = spec["command"]
 
-    def run(self) -> None:
+    def start_worker(self) -> None:
+        self.worker_thread = threading.Thread(name="run_worker", target=self._run)
+        self.worker_thread.start()
+
+    def stop_worker(self) -> None:
+        self.worker_thread.join()
+
+    def _run(self) -> None:
         options = [("grpc.http2.max_pings_without_data", 0), ("grpc.http2.max_ping_strikes", 0)]
         logging_server = grpc.server(
             thread_pool_executor.shared_unbounded_instance(), options=options
@@ -308,17 +315,17 @@ class _ForkedSdkWorker:
         )
         env = {
             "CONTROL_API_SERVICE_DESCRIPTOR": text_format.MessageToString(
-                endpoints_pb2.ApiServiceDescriptor(url=self._control_address)
+                endpoints_pb2.ApiServiceDescriptor(url=self.control_address)
             ),
             "LOGGING_API_SERVICE_DESCRIPTOR": text_format.MessageToString(
                 endpoints_pb2.ApiServiceDescriptor(url=f"localhost:{logging_port}")
             ),
             "PIPELINE_OPTIONS": json_format.MessageToJson(
-                self._provision_info.provision_info.pipeline_options
+                self.provision_info.provision_info.pipeline_options
             ),
         }
-        if self._worker_id:
-            env["WORKER_ID"] = self._worker_id
+        if self.worker_id:
+            env["WORKER_ID"] = self.worker_id
         try:
             pid = self._pool.launch(env) if self._pool is not None else None
             if pid is None:
@@ -343,35 +350,8 @@ class _ForkedSdkWorker:
 
     def _died(self, pid: int, code: int) -> None:
         error = worker_death(pid, code)
-        self._on_death(error)
+        self.control_conn.abort(error)
         raise error
-
-
-@worker_handlers.WorkerHandler.register_environment(FORKED_SDK_URN, bytes)
-class ForkedSdkWorkerHandler(worker_handlers.GrpcWorkerHandler):
-    """The runner's handle on one forked worker (Beam's ``SubprocessSdkWorkerHandler``,
-    started from ``ForkedWorkerPool``)."""
-
-    def __init__(self, payload: bytes, state, provision_info, grpc_server) -> None:
-        super().__init__(state, provision_info, grpc_server)
-        spec = json.loads(payload)
-        self._pool = _POOLS.get(spec["pool"]) if spec["pool"] is not None else None
-        self._command = spec["command"]
-
-    def start_worker(self) -> None:
-        self.worker = _ForkedSdkWorker(
-            self._pool,
-            self._command,
-            self.control_address,
-            self.provision_info,
-            self.worker_id,
-            self.control_conn.abort,
-        )
-        self.worker_thread = threading.Thread(name="run_worker", target=self.worker.run)
-        self.worker_thread.start()
-
-    def stop_worker(self) -> None:
-        self.worker_thread.join()
 
 
 class LocalRunner(fn_runner.FnApiRunner):
