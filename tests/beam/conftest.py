@@ -10,7 +10,9 @@ import pytest
 
 from kosmos_samples.crawl import SampleCrawlConfig, generate_crawl
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+#: The repository root (where ``python -m kosmos_cli.main`` runs from in subprocess tests).
+ROOT = Path(__file__).resolve().parents[2]
+SHARED = ROOT.parent / "shared" / "data"
 
 
 @pytest.fixture(scope="session")

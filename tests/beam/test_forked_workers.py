@@ -9,13 +9,12 @@ import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
 from kosmos_data.beam.forked_workers import ForkedWorkerPool
 
-ROOT = Path(__file__).resolve().parents[2]
+from .conftest import ROOT
 
 
 def _python(code: str, timeout: float | None = None) -> str:

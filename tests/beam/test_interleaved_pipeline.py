@@ -17,9 +17,7 @@ import pytest
 from kosmos_data.outputs import read_parquet_dir
 from kosmos_data.sampling import SamplingConfig, stable_uniform
 
-from .conftest import dir_digest, load_funnel, run_interleaved
-
-ROOT = Path(__file__).resolve().parents[2]
+from .conftest import ROOT, dir_digest, load_funnel, run_interleaved
 
 
 @pytest.fixture(scope="module")

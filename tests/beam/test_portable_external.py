@@ -17,9 +17,7 @@ from pathlib import Path
 
 from kosmos_cli import submit
 
-from .conftest import dir_digest, load_funnel, run_interleaved
-
-ROOT = Path(__file__).resolve().parents[2]
+from .conftest import ROOT, dir_digest, load_funnel, run_interleaved
 
 
 def _free_port() -> int:

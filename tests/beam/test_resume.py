@@ -14,9 +14,7 @@ import pytest
 from kosmos_data.checkpoint import KILL_AFTER_MARKERS_ENV
 from kosmos_samples.crawl import SampleCrawlConfig, generate_crawl
 
-from .conftest import dir_digest, load_funnel, run_interleaved
-
-ROOT = Path(__file__).resolve().parents[2]
+from .conftest import ROOT, dir_digest, load_funnel, run_interleaved
 
 
 @pytest.fixture(scope="module")
