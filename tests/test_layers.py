@@ -4,11 +4,16 @@
     kosmos_samples (generators, test servers) and kosmos_model (the trainer) use the core only
 
 Checked statically on every import statement, including the lazy ones inside functions.
+And every module imports on its own: as the first project module a process imports (a
+notebook's ``from kosmos_data.safety.images import ImageSafety``), not only after the CLI
+has imported the rest in a working order.
 """
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,23 +58,59 @@ def _imports(path: Path, module: str) -> list[tuple[int, str]]:
     return out
 
 
-def test_imports_run_downward():
-    offenders = []
+def _modules() -> list[tuple[Path, str]]:
+    """(path, dotted name) of every module of the project's packages."""
+    out = []
     for top in PROJECT:
         for path in sorted((ROOT / top).rglob("*.py")):
-            rel = path.relative_to(ROOT).with_suffix("")
-            parts = list(rel.parts)
+            parts = list(path.relative_to(ROOT).with_suffix("").parts)
             if parts[-1] == "__init__":
                 parts = parts[:-1]
-            module = ".".join(parts)
-            layer = _layer(module)
-            for lineno, name in _imports(path, module):
-                if name.split(".")[0] not in PROJECT:
-                    continue
-                target = _layer(name)
-                if target not in ALLOWED[layer]:
-                    offenders.append(f"{rel}.py:{lineno} ({layer}) imports {name} ({target})")
+            out.append((path, ".".join(parts)))
+    return out
+
+
+def test_imports_run_downward():
+    offenders = []
+    for path, module in _modules():
+        rel = path.relative_to(ROOT).with_suffix("")
+        layer = _layer(module)
+        for lineno, name in _imports(path, module):
+            if name.split(".")[0] not in PROJECT:
+                continue
+            target = _layer(name)
+            if target not in ALLOWED[layer]:
+                offenders.append(f"{rel}.py:{lineno} ({layer}) imports {name} ({target})")
     assert offenders == [], "\n".join(offenders)
+
+
+#: Run in one child interpreter: before each module, every project module is forgotten
+#: (third-party ones stay loaded, which keeps this to seconds), so each is imported first.
+_FIRST_IMPORT = """
+import importlib, sys
+failed = []
+for module in sys.argv[1:]:
+    for name in [m for m in sys.modules if m.split(".")[0] in {project!r}]:
+        del sys.modules[name]
+    try:
+        importlib.import_module(module)
+    except Exception as e:
+        failed.append(f"{{module}}: {{type(e).__name__}}: {{e}}")
+print("\\n".join(failed))
+"""
+
+
+def test_every_module_imports_as_the_first_one():
+    """A module whose import only works after another was imported (an import cycle through
+    a package ``__init__``) fails here with the cycle's ImportError."""
+    modules = [m for _, m in _modules()]
+    code = _FIRST_IMPORT.format(project=set(PROJECT))
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *modules], cwd=ROOT, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "", proc.stdout
+    assert len(modules) > 100
 
 
 def test_the_layers_exist():
