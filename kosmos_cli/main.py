@@ -13,8 +13,10 @@ Beam-free and ``kosmos-data funnel`` starts instantly.
 from __future__ import annotations
 
 import argparse
+import ast
 import atexit
 import importlib
+import importlib.util
 import json
 import logging
 import os
@@ -73,9 +75,23 @@ def _setup_logging(level: int) -> None:
         logging.getLogger(name).setLevel(max(level, logging.WARNING))
 
 
+def _job_summary(module: str) -> str:
+    """The first line of a job module's docstring, read without importing it (a job imports
+    Beam: ~1 s for a help line)."""
+    spec = importlib.util.find_spec(module)
+    source = Path(spec.origin).read_text(encoding="utf-8") if spec and spec.origin else ""
+    return (ast.get_docstring(ast.parse(source)) or "").split("\n", 1)[0]
+
+
 def _cmd_run(argv: list[str]) -> int:
+    usage = f"usage: kosmos-data run {{{','.join(JOBS)}}} [flags]  (-h for a job's flags)"
+    if argv and argv[0] in ("-h", "--help"):
+        print(usage + "\n\njobs:")
+        for name, module in JOBS.items():
+            print(f"  {name:<12} {_job_summary(module)}")
+        return 0
     if not argv or argv[0] not in JOBS:
-        print(f"usage: kosmos-data run {{{','.join(JOBS)}}} [flags]  (-h for a job's flags)")
+        print(usage, file=sys.stderr)
         return 2
     job, rest = argv[0], argv[1:]
     return importlib.import_module(JOBS[job]).main(rest)

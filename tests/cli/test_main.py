@@ -15,6 +15,24 @@ def test_run_help_lists_the_job_flags(capsys):
     assert "--input" in out and "--extractor" in out and "--dropped-fraction" in out
 
 
+def test_run_and_submit_help_list_the_jobs_and_runners(capsys):
+    assert cli.main(["run", "--help"]) == 0
+    out = capsys.readouterr().out
+    for job in ("interleaved", "captions", "text"):
+        assert f"  {job} " in out
+    assert "WARC/ARC archives" in out  # the job module's docstring line
+    assert cli.main(["submit", "-h"]) == 0
+    out = capsys.readouterr().out
+    assert "  dataflow " in out and "  flink " in out
+
+
+def test_run_without_a_known_job_is_a_usage_error(capsys):
+    for argv in (["run"], ["run", "crawl"], ["submit"], ["submit", "spark"]):
+        assert cli.main(argv) == 2, argv
+        captured = capsys.readouterr()
+        assert captured.out == "" and captured.err.startswith("usage: kosmos-data "), argv
+
+
 def test_input_matching_nothing_is_one_clear_error(tmp_path, capsys):
     code = cli.main(["run", "interleaved", "--input", str(tmp_path / "none*.warc.gz"),
                      "--output", str(tmp_path / "out")])  # fmt: skip
