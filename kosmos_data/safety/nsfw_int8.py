@@ -7,8 +7,8 @@ What is quantised, and how (``onnxruntime.quantization.quantize_static``):
   downloaded), converted from opset 9 to 13 (per-channel QDQ needs ``axis``), with no other
   graph rewrite before quantisation;
 * weights int8 per output channel, ``reduce_range`` (7-bit weights: onnxruntime's advice for
-  AVX2 CPUs without VNNI, whose u8s8 ``VPMADDUBSW`` path can saturate; this machine is one),
-  activations uint8 asymmetric, QDQ format;
+  AVX2 CPUs without VNNI, whose u8s8 ``VPMADDUBSW`` path can saturate; the machine this was
+  chosen on was one), activations uint8 asymmetric, QDQ format;
 * the final classifier layer (``fc_nsfw`` MatMul + bias) and the Softmax stay fp32: quantising
   the 2-way logits or the probabilities snaps scores to a grid (steps of 1/255 on the
   probability), and the layer is ~0.01% of the model's cost;
@@ -35,8 +35,15 @@ Agreement with fp32 (``bench/nsfw_int8.py``, one onnxruntime thread):
 
 So int8 is opt-in and fp32 the default: int8 lets through images fp32 would drop at 0.5. A
 run that uses it for speed should lower ``nsfw_image_threshold`` (e.g. to ~0.35) and accept
-more false drops. Speed: 15.5-16.7 ms/image against fp32 26-29 ms/image (batch 1/8/32, one
-thread, AVX2 without VNNI), about 1.7x.
+more false drops. Speed (batch 1/8/32, one thread): 15.5-16.7 ms/image against fp32 26-29
+ms/image on an AVX2 CPU without VNNI (about 1.7x); 6.6-7.0 against 19.7-21.3 ms/image on an
+AMD EPYC with AVX-512 VNNI (2026-12-04, about 3x), where the same scores come out.
+
+Measured there, not shipped: with 8-bit weights (``reduce_range=False``, safe on VNNI CPUs)
+the bias near the threshold mostly goes (signed mean -0.010 / -0.041 / +0.023 in the three
+bands above; all 7 fp32 > 0.5 probes stay above 0.5, and 4 in 0.3-0.5 go above it: false
+drops, not misses), at the same speed. Choosing the weight width by the CPU would make the
+int8 model differ between machines; it is left for a change of its own.
 """
 
 from __future__ import annotations
