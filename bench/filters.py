@@ -33,7 +33,7 @@ from kosmos_data.filters import (
     clean_segments,
 )
 from kosmos_data.records import Document, ImageRef, Segment
-from tests.filters.texts import CLEAN_ARTICLE, make_doc
+from kosmos_samples.texts import CLEAN_ARTICLE, make_doc
 
 
 def _prose_paragraphs() -> list[str]:

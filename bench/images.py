@@ -38,8 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from kosmos_data.images import ImageConfig, ImageFetcher
 from kosmos_data.images.fetch import Download
 from kosmos_samples.image_server import ImageServer
-
-PHOTOS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "images"
+from kosmos_samples.photos import PHOTOS
 
 
 def _serve(port_queue, stop_event) -> None:

@@ -6,7 +6,7 @@ exactly what it sees in a run):
 * the six photos of ``../shared/data/images`` as they are;
 * ``--crops`` web-like crops of them (``kosmos_samples.image_server.unique_variant``, the
   generated crawl's images; other ids than the int8 calibration, which uses none of these);
-* the tests' derived images (``tests.images.conftest``: re-encodes at q60, 0.7x resizes,
+* the tests' derived images (``kosmos_samples.photos``: re-encodes at q60, 0.7x resizes,
   PNG copies, solid colours);
 * ``--probes`` procedural skin-tone blobs (``kosmos_samples.synthetic.skin_tone_blobs``,
   abstract shapes) of which the ones fp32 scores above 0.15 are kept: no real test photo
@@ -42,16 +42,13 @@ from kosmos_data.images import ImageConfig, ImageFetcher
 from kosmos_data.images.fetch import Download
 from kosmos_data.safety.nsfw import NsfwClassifier
 from kosmos_samples.image_server import unique_variant
+from kosmos_samples.photos import PHOTOS, encode, solid, variant
 from kosmos_samples.synthetic import skin_tone_blobs
-
-PHOTOS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "images"
 
 
 def test_images() -> dict[str, bytes]:
-    """The tests' derived images of the shared photos (tests/images/conftest.py)."""
+    """The tests' derived images of the shared photos (``kosmos_samples.photos``)."""
     from PIL import Image
-
-    from tests.images.conftest import encode, solid, variant
 
     out = {}
     for p in sorted(PHOTOS.iterdir()):

@@ -18,7 +18,7 @@ from kosmos_data.sampling import (
     sample_single_image,
     stable_uniform,
 )
-from tests.filters.texts import make_doc
+from kosmos_samples.texts import make_doc
 
 CFG = SamplingConfig()
 

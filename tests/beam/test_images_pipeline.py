@@ -17,7 +17,7 @@ from kosmos_data.images.status import read_status
 from kosmos_data.records import Document, ImageRef, Provenance, Segment
 from kosmos_data.shards import ShardConfig, interleaved_sample, iter_samples, write_local
 from kosmos_samples.image_server import ImageServer, Route
-from tests.images.conftest import photos_dir, solid, variant
+from kosmos_samples.photos import photos_dir, solid, variant
 
 _SINK: dict[str, list] = {}
 

@@ -8,7 +8,7 @@ import pytest
 
 from kosmos_data.filters.langid import LangIdConfig, LanguageIdentifier, default_model_path
 from kosmos_data.records import ImageRef, Segment
-from tests.filters.texts import CLEAN_ARTICLE, make_doc
+from kosmos_samples.texts import CLEAN_ARTICLE, make_doc
 
 GERMAN = (
     "Der alte botanische Garten am Ostufer des Flusses wurde nach einer vierjährigen "

@@ -18,7 +18,7 @@ from kosmos_data.filters.quality import (
     tokenize,
 )
 from kosmos_data.records import ImageRef, Segment
-from tests.filters.texts import CLEAN_ARTICLE, make_doc
+from kosmos_samples.texts import CLEAN_ARTICLE, make_doc
 
 CFG = QualityConfig()
 #: with OBELICS' node special-character rule on (off by default: see the quality module table)
@@ -273,7 +273,7 @@ def test_statistics_do_not_depend_on_the_process_hash_seed():
     code = (
         "import json\n"
         "from kosmos_data.filters.quality import QualityConfig, check_document\n"
-        "from tests.filters.texts import CLEAN_ARTICLE, make_doc\n"
+        "from kosmos_samples.texts import CLEAN_ARTICLE, make_doc\n"
         "ties = [' '.join(['the cat.'] * 12), ' '.join(['enormous elephants.'] * 12)]\n"
         "doc = make_doc(texts=[*CLEAN_ARTICLE, *ties])\n"
         "v = check_document(doc, QualityConfig())\n"

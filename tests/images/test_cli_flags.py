@@ -8,10 +8,9 @@ import pytest
 
 from kosmos_cli.images import main as images_main
 from kosmos_data.images.phash import read_hash_file
+from kosmos_samples.photos import photos_dir
 from pipelines.interleaved import SECTIONS, config_from_args, parser
 from pipelines.options import parse_job
-
-from .conftest import photos_dir
 
 
 def _config(tmp_path, *flags):

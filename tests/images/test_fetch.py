@@ -10,8 +10,7 @@ from PIL import Image
 from kosmos_data.images import ImageConfig, ImageFetcher
 from kosmos_data.images.config import USER_AGENT_TOKEN
 from kosmos_samples.image_server import ImageServer, Route
-
-from .conftest import encode, photos_dir, solid
+from kosmos_samples.photos import encode, photos_dir, solid
 
 
 def make(server: ImageServer | None = None, **kw) -> ImageFetcher:

@@ -27,8 +27,7 @@ from kosmos_data.images.phash import (
     write_hash_file,
 )
 from kosmos_data.records import Document, FetchedImage, ImageRef, Provenance, Segment
-
-from .conftest import photos_dir, variant
+from kosmos_samples.photos import photos_dir, variant
 
 
 @pytest.fixture(scope="module")

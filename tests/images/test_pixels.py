@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from kosmos_data.images.pixels import decode
-from tests.images.conftest import PHOTO_NAMES, encode, photos_dir
+from kosmos_samples.photos import PHOTO_NAMES, encode, photos_dir
 
 MODES = ("center_crop", "keep_ratio", "border", "keep_ratio_largest", "no")
 

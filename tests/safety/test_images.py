@@ -22,7 +22,7 @@ from kosmos_data.records import Document, ImageRef, Provenance, Segment
 from kosmos_data.safety.nsfw import NsfwClassifier, model_input
 from kosmos_data.shards import ShardConfig, interleaved_sample, iter_samples, write_local
 from kosmos_samples.image_server import ImageServer, Route
-from tests.images.conftest import PHOTO_NAMES, encode, photos_dir, variant
+from kosmos_samples.photos import PHOTO_NAMES, encode, photos_dir, variant
 
 _SINK: dict[str, list] = {}
 

@@ -23,8 +23,8 @@ from kosmos_data.safety import nsfw_int8
 from kosmos_data.safety.nsfw import NsfwClassifier
 from kosmos_samples.image_server import unique_variant
 from kosmos_samples.nsfw_calibration import calibration_inputs
+from kosmos_samples.photos import PHOTO_NAMES, encode, photos_dir, solid, variant
 from kosmos_samples.synthetic import skin_tone_blobs
-from tests.images.conftest import PHOTO_NAMES, encode, photos_dir, solid, variant
 
 PHOTOS_MAX_DIFF = 0.01  # measured 0.0022
 ALL_MAX_DIFF = 0.15  # measured 0.086 (skin-coloured solid square)

@@ -1,4 +1,5 @@
-"""Hand-written test texts (written for these tests; no external source)."""
+"""Hand-written sample texts (written for this project; no external source) and a Document
+builder, for the tests and the filter benchmarks."""
 
 from __future__ import annotations
 
