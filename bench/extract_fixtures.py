@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from extract_quality import extractors  # noqa: E402
 
-from kosmos_data.extract.devset import DevPage, _page, mean_prf, token_prf  # noqa: E402
+from kosmos_data.extract.devset import DevPage, dev_html_page, mean_prf, token_prf  # noqa: E402
 
 #: Pages whose script has no spaces between words (the ``\w+`` token is a whole run).
 UNSPACED = ("burmese", "chinese", "japanese", "thai")
@@ -62,7 +62,7 @@ def load_fixtures(sdist: Path) -> list[DevPage]:
         DevPage(
             "newspaper4k",
             k,
-            _page("newspaper4k", k, f"https://fixture.invalid/{k}", html[k]),
+            dev_html_page("newspaper4k", k, f"https://fixture.invalid/{k}", html[k]),
             text[k],
         )
         for k in keys

@@ -60,7 +60,9 @@ def _decode(raw: bytes) -> str:
         return raw.decode("cp1252", errors="replace")
 
 
-def _page(source: str, key: str, url: str, raw: bytes) -> HtmlPage:
+def dev_html_page(source: str, key: str, url: str, raw: bytes) -> HtmlPage:
+    """One dev page as the extractors get it (provenance ``extraction-dev/<source>``); also
+    used by ``bench/extract_fixtures.py`` for its fixture pages."""
     prov = Provenance(
         warc_file=f"extraction-dev/{source}", record_id=key, offset=0, url=url, fetch_date=""
     )
@@ -81,7 +83,7 @@ def load_dev_set(root: Path | None = None, sources: Iterable[str] = SOURCES) -> 
                 raw = gzip.decompress(
                     (root / "scrapinghub" / "html" / f"{key}.html.gz").read_bytes()
                 )
-                page = _page(source, key, gt[key]["url"], raw)
+                page = dev_html_page(source, key, gt[key]["url"], raw)
                 out.append(DevPage(source, key, page, gt[key]["articleBody"]))
         elif source == "readability":
             base = root / "readability"
@@ -93,7 +95,10 @@ def load_dev_set(root: Path | None = None, sources: Iterable[str] = SOURCES) -> 
                 gold = (base / name / "expected.txt").read_text("utf-8")
                 out.append(
                     DevPage(
-                        source, name, _page(source, name, READABILITY_BASE + name + "/", raw), gold
+                        source,
+                        name,
+                        dev_html_page(source, name, READABILITY_BASE + name + "/", raw),
+                        gold,
                     )
                 )
         else:
