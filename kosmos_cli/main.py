@@ -64,6 +64,8 @@ _QUIET_LOGGERS = (
     "apache_beam.typehints.native_type_compatibility",
     # "starting control/data/state/logging server on port N", once per multi-process run
     "apache_beam.runners.portability.fn_api_runner.worker_handlers",
+    # "Creating state cache with size 104857600", once per in-process run
+    "apache_beam.runners.worker.statecache",
 )
 
 

@@ -102,6 +102,9 @@ def test_fresh_venv_pip_install_runs_the_interleaved_job(tmp_path: Path) -> None
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     assert "Traceback" not in proc.stderr, proc.stderr[-4000:]
+    # A first run's log says what the job does, not Beam's internals (kosmos_cli._QUIET_LOGGERS).
+    for noise in ("Creating state cache", "Converting string literal", "apitools"):
+        assert noise not in proc.stderr, f"{noise!r} in the run's log:\n{proc.stderr[-3000:]}"
     funnel = json.loads((out / "funnel.json").read_text())
     assert funnel["balanced"] and funnel["dead_letter"]["total"] == 0, funnel
     langid = next(s for s in funnel["stages"] if s["stage"] == "langid")
