@@ -1,6 +1,7 @@
 """Benchmark: images/s/core for fetch + decode + filter + resize + pHash (``ImageFetcher``),
-without the open_nsfw classifier, with it in fp32 (the default) and with it in int8
-(``--nsfw-precision int8``, ``kosmos_data.safety.nsfw_int8``), against a loopback server
+without the open_nsfw classifier, with it in fp32 (the default), in int8
+(``--nsfw-precision int8``, ``kosmos_data.safety.nsfw_int8``) and, on a CPU with VNNI, in
+int8-vnni (8-bit weights), against a loopback server
 running in another process (its CPU is not counted).
 
 Two image sets, both from ``../shared/data/images``:
@@ -37,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kosmos_data.images import ImageConfig, ImageFetcher
 from kosmos_data.images.fetch import Download
+from kosmos_data.safety.nsfw_int8 import cpu_has_vnni
 from kosmos_samples.image_server import ImageServer
 from kosmos_samples.photos import PHOTOS
 
@@ -85,11 +87,15 @@ def main() -> None:
             "+ NSFW fp32": {"nsfw_filter": True, "nsfw_precision": "fp32"},
             "+ NSFW int8": {"nsfw_filter": True, "nsfw_precision": "int8"},
         }
+        if cpu_has_vnni():
+            variants["+ NSFW int8-vnni"] = {"nsfw_filter": True, "nsfw_precision": "int8-vnni"}
+        else:
+            print("int8-vnni: not measured (this CPU has no VNNI; the classifier refuses it)")
         for label, runs in sets.items():
             for suffix, fields in variants.items():
                 row = _measure(dataclasses.replace(cfg, **fields), runs)
                 name = f"{label} {suffix}"
-                print(f"{name:28s} {row}")
+                print(f"{name:32s} {row}")
     finally:
         stop.set()
         proc.join(timeout=5)

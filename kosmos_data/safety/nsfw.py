@@ -93,8 +93,9 @@ def preprocess(inputs: Sequence[np.ndarray]) -> np.ndarray:
 class NsfwClassifier:
     """``scores(inputs)`` -> open_nsfw's NSFW probability per ``model_input`` array.
 
-    ``precision="int8"`` runs the statically quantised model of
-    ``kosmos_data.safety.nsfw_int8`` (built in memory from the same sha256-checked file)."""
+    ``precision="int8"`` / ``"int8-vnni"`` run the statically quantised model of
+    ``kosmos_data.safety.nsfw_int8`` (7-bit / 8-bit weights, built in memory from the same
+    sha256-checked file; ``int8-vnni`` refuses a CPU without VNNI)."""
 
     def __init__(self, batch_size: int = 32, threads: int = 1, precision: str = "fp32") -> None:
         import onnxruntime as ort
@@ -109,10 +110,12 @@ class NsfwClassifier:
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         model: str | bytes = path
-        if precision == "int8":
-            from kosmos_data.safety.nsfw_int8 import int8_model
+        if precision in ("int8", "int8-vnni"):
+            from kosmos_data.safety.nsfw_int8 import int8_model, require_vnni
 
-            model = int8_model()
+            if precision == "int8-vnni":
+                require_vnni()
+            model = int8_model(reduce_range=precision == "int8")
         self.session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
         self.batch_size = batch_size

@@ -39,11 +39,16 @@ more false drops. Speed (batch 1/8/32, one thread): 15.5-16.7 ms/image against f
 ms/image on an AVX2 CPU without VNNI (about 1.7x); 6.6-7.0 against 19.7-21.3 ms/image on an
 AMD EPYC with AVX-512 VNNI (2026-12-04, about 3x), where the same scores come out.
 
-Measured there, not shipped: with 8-bit weights (``reduce_range=False``, safe on VNNI CPUs)
-the bias near the threshold mostly goes (signed mean -0.010 / -0.041 / +0.023 in the three
-bands above; all 7 fp32 > 0.5 probes stay above 0.5, and 4 in 0.3-0.5 go above it: false
-drops, not misses), at the same speed. Choosing the weight width by the CPU would make the
-int8 model differ between machines; it is left for a change of its own.
+``int8-vnni`` (``ImageConfig.nsfw_precision``): the same quantisation with 8-bit weights
+(``reduce_range=False``), for CPUs with VNNI only (``cpu_has_vnni``: AVX-512 VNNI, AVX-VNNI or
+AMX, whose u8s8 dot products accumulate in int32 and cannot saturate); anywhere else the
+classifier refuses to start rather than run a model onnxruntime advises against there. The
+weight width is a setting, never picked from the CPU, so one setting gives one model on
+every worker. Measured on the AVX-512 VNNI EPYC (``bench/nsfw_int8.py``): the bias near the
+threshold mostly goes (signed mean -0.010 / -0.041 / +0.023 in the three bands above; all 7
+fp32 > 0.5 probes stay above 0.5, the lowest at 0.5004, and 4 in 0.3-0.5 go above it: false
+drops, not misses);
+real images max |d| 0.052 (crops), 0.0026 (photos), no flips; the same speed as ``int8``.
 """
 
 from __future__ import annotations
@@ -128,12 +133,39 @@ def compute_ranges(inputs: Iterable[np.ndarray]) -> dict[str, list[float]]:
     }
 
 
-def _quant_args() -> dict:
+#: x86 CPU flags (``/proc/cpuinfo``) of u8s8 dot-product instructions that accumulate in
+#: int32 (no int16 saturation): what full 8-bit weights need (``int8-vnni``).
+VNNI_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
+
+
+def cpu_has_vnni(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """Whether the CPU lists one of ``VNNI_FLAGS`` (False when ``cpuinfo`` is unreadable:
+    not Linux, or no such file)."""
+    try:
+        with open(cpuinfo, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags") and VNNI_FLAGS & set(line.split()):
+                    return True
+    except OSError:
+        return False
+    return False
+
+
+def require_vnni(cpuinfo: str = "/proc/cpuinfo") -> None:
+    if not cpu_has_vnni(cpuinfo):
+        raise RuntimeError(
+            "NSFW classifier int8-vnni: this CPU has no VNNI (none of "
+            f"{sorted(VNNI_FLAGS)} in {cpuinfo}); 8-bit weights can saturate without it. "
+            "Use --nsfw-precision int8 (7-bit weights) or fp32"
+        )
+
+
+def _quant_args(reduce_range: bool = True) -> dict:
     _, q = _need_onnx()
     return dict(
         quant_format=q.QuantFormat.QDQ,
         per_channel=True,
-        reduce_range=True,
+        reduce_range=reduce_range,
         activation_type=q.QuantType.QUInt8,
         weight_type=q.QuantType.QInt8,
         calibrate_method=q.CalibrationMethod.MinMax,
@@ -150,9 +182,10 @@ def load_ranges(path: Path = RANGES_FILE) -> dict[str, list[float]]:
     return doc["ranges"]
 
 
-@functools.lru_cache(maxsize=1)
-def int8_model() -> bytes:
-    """The int8 model (ONNX bytes), built once per process from the shipped ranges."""
+@functools.lru_cache(maxsize=2)
+def int8_model(reduce_range: bool = True) -> bytes:
+    """The int8 model (ONNX bytes), built once per process from the shipped ranges: 7-bit
+    weights (``reduce_range``, ``int8``) or 8-bit ones (``int8-vnni``)."""
     onnx, q = _need_onnx()
     from onnxruntime.quantization.calibrate import TensorsData, save_tensors_data
 
@@ -172,9 +205,11 @@ def int8_model() -> bytes:
         onnx.save(model, src)
         save_tensors_data(data, cache)
         with _quiet():
-            q.quantize_static(src, out, None, calibration_cache_path=cache, **_quant_args())
+            q.quantize_static(
+                src, out, None, calibration_cache_path=cache, **_quant_args(reduce_range)
+            )
         return Path(out).read_bytes()
 
 
-def int8_sha256() -> str:
-    return hashlib.sha256(int8_model()).hexdigest()
+def int8_sha256(reduce_range: bool = True) -> str:
+    return hashlib.sha256(int8_model(reduce_range)).hexdigest()

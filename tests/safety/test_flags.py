@@ -43,6 +43,8 @@ def test_nsfw_precision_flag(tmp_path):
     assert _config(tmp_path).images.nsfw_precision == "fp32"
     assert _config(tmp_path, "--nsfw-precision", "int8").images.nsfw_precision == "int8"
     assert _config(tmp_path, "--images-nsfw-precision", "int8").images.nsfw_precision == "int8"
+    vnni = _config(tmp_path, "--nsfw-precision", "int8-vnni")
+    assert vnni.images.nsfw_precision == "int8-vnni"
     cfg = tmp_path / "c.json"
     cfg.write_text(json.dumps({"images": {"nsfw_precision": "int8"}}))
     assert _config(tmp_path, "--config", str(cfg)).images.nsfw_precision == "int8"
