@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 # ``kosmos-data run JOB``: job name -> module in ``pipelines`` with ``main(argv) -> int``.
@@ -85,16 +86,29 @@ def _job_summary(module: str) -> str:
     return (ast.get_docstring(ast.parse(source)) or "").split("\n", 1)[0]
 
 
-def _cmd_run(argv: list[str]) -> int:
-    usage = f"usage: kosmos-data run {{{','.join(JOBS)}}} [flags]  (-h for a job's flags)"
+def check_choice(
+    argv: list[str], choices: dict, usage: str, heading: str, summary: Callable[[object], str]
+) -> int | None:
+    """For a command whose first argument picks one of ``choices`` (``run JOB``, ``submit
+    RUNNER``): ``-h``/``--help`` there lists them with ``summary(value)`` (exit 0); a missing
+    or unknown choice prints ``usage`` to stderr (exit 2); None when ``argv[0]`` is valid."""
     if argv and argv[0] in ("-h", "--help"):
-        print(usage + "\n\njobs:")
-        for name, module in JOBS.items():
-            print(f"  {name:<12} {_job_summary(module)}")
+        print(f"{usage}\n\n{heading}:")
+        width = max(map(len, choices)) + 2
+        for name, value in choices.items():
+            print(f"  {name:<{width}} {summary(value)}")
         return 0
-    if not argv or argv[0] not in JOBS:
+    if not argv or argv[0] not in choices:
         print(usage, file=sys.stderr)
         return 2
+    return None
+
+
+def _cmd_run(argv: list[str]) -> int:
+    usage = f"usage: kosmos-data run {{{','.join(JOBS)}}} [flags]  (-h for a job's flags)"
+    code = check_choice(argv, JOBS, usage, "jobs", _job_summary)
+    if code is not None:
+        return code
     job, rest = argv[0], argv[1:]
     return importlib.import_module(JOBS[job]).main(rest)
 

@@ -245,15 +245,14 @@ def runner_config(runner: str, argv: list[str]) -> tuple[object, argparse.Namesp
 
 def main(argv: list[str]) -> int:
     """``kosmos-data submit {dataflow,flink} [submit flags] [job flags]``."""
+    from kosmos_cli.main import check_choice
+
     usage = f"usage: kosmos-data submit {{{','.join(RUNNERS)}}} [flags]  (-h for flags)"
-    if argv and argv[0] in ("-h", "--help"):
-        print(usage + "\n\nrunners:")
-        for name, cls in RUNNERS.items():
-            print(f"  {name:<10} {(cls.__doc__ or '').splitlines()[0]}")
-        return 0
-    if not argv or argv[0] not in RUNNERS:
-        print(usage, file=sys.stderr)
-        return 2
+    code = check_choice(
+        argv, RUNNERS, usage, "runners", lambda cls: (cls.__doc__ or "").splitlines()[0]
+    )
+    if code is not None:
+        return code
     runner, rest = argv[0], argv[1:]
     if "-h" in rest or "--help" in rest:
         _parser(runner).print_help()
