@@ -120,13 +120,13 @@ def _cmd_external(name: str, argv: list[str]) -> int:
 
 
 def _cmd_funnel(args: argparse.Namespace) -> int:
-    from kosmos_data.funnel import format_funnel_table
+    from kosmos_data.funnel import format_funnel
 
     path = Path(args.run_dir) / "funnel.json"
     if not path.exists():
         print(f"error: {path} not found (is {args.run_dir} a run directory?)", file=sys.stderr)
         return 2
-    print(format_funnel_table(json.loads(path.read_text())))
+    print(format_funnel(json.loads(path.read_text()), args.format))
     return 0
 
 
@@ -201,8 +201,17 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--page-kb", type=int, default=0, help="pad pages to ~K KB (bench)")
 
-    f = sub.add_parser("funnel", help="print a run's funnel table")
+    from kosmos_data.funnel import FUNNEL_FORMATS
+
+    f = sub.add_parser("funnel", help="print a run's funnel table (text, Markdown or LaTeX)")
     f.add_argument("run_dir")
+    f.add_argument(
+        "--format",
+        choices=FUNNEL_FORMATS,
+        default="text",
+        help="text (aligned columns), markdown (a table for issues and READMEs) or latex "
+        "(a booktabs table for a paper)",
+    )
 
     args = parser.parse_args(argv)
     _setup_logging(logging.WARNING)

@@ -182,19 +182,107 @@ def _last_stage_total(by_stage: Mapping[str, Mapping[str, int]], order: Sequence
     return sum(sum(r.values()) for r in by_stage.values())
 
 
-def format_funnel_table(funnel: Mapping[str, object]) -> str:
-    """A plain-text table that can be pasted into a paper or an issue."""
-    lines = [f"{'stage':<12} {'in':>12} {'dropped':>10} {'dead':>8} {'out':>12}  top reasons"]
-    for row in funnel["stages"]:  # type: ignore[union-attr]
-        reasons = sorted(row["reasons"].items(), key=lambda kv: (-kv[1], kv[0]))[:4]
-        top = ", ".join(f"{r}={n}" for r, n in reasons)
-        lines.append(
-            f"{row['stage']:<12} {row['in']:>12,} {row['dropped']:>10,} "
-            f"{row['dead_letter']:>8,} {row['out']:>12,}  {top}"
-        )
-    lines.append(
+#: ``format_funnel``'s formats: the aligned text table (the CLI default and a run's closing
+#: lines), a GitHub/Markdown table (issues, READMEs) and a LaTeX ``booktabs`` table (papers).
+FUNNEL_FORMATS = ("text", "markdown", "latex")
+
+
+def _top_reasons(row: Mapping[str, object], n: int = 4) -> list[tuple[str, int]]:
+    reasons = row["reasons"]  # type: ignore[index]
+    return sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:n]  # type: ignore[union-attr]
+
+
+def _balance_line(funnel: Mapping[str, object]) -> str:
+    return (
         f"records in {funnel['records_in']:,} = kept {funnel['kept']:,} + dropped "
         f"{funnel['dropped']['total']:,} + dead-lettered {funnel['dead_letter']['total']:,}"  # type: ignore[index]
         f"  [{'balanced' if funnel['balanced'] else 'NOT BALANCED'}]"
     )
+
+
+def format_funnel_table(funnel: Mapping[str, object]) -> str:
+    """A plain-text table that can be pasted into an issue or a terminal log."""
+    lines = [f"{'stage':<12} {'in':>12} {'dropped':>10} {'dead':>8} {'out':>12}  top reasons"]
+    for row in funnel["stages"]:  # type: ignore[union-attr]
+        top = ", ".join(f"{r}={n}" for r, n in _top_reasons(row))
+        lines.append(
+            f"{row['stage']:<12} {row['in']:>12,} {row['dropped']:>10,} "
+            f"{row['dead_letter']:>8,} {row['out']:>12,}  {top}"
+        )
+    lines.append(_balance_line(funnel))
     return "\n".join(lines)
+
+
+def _share(out: int, records_in: int) -> str:
+    return f"{100.0 * out / records_in:.2f}" if records_in else "-"
+
+
+def format_funnel_markdown(funnel: Mapping[str, object]) -> str:
+    """The funnel as a Markdown table: per stage the records in, dropped, dead-lettered and
+    out, the share of the records read still in after it, and the top drop reasons."""
+    total = int(funnel["records_in"])  # type: ignore[arg-type]
+    lines = [
+        "| stage | in | dropped | dead-lettered | out | % of records read | top drop reasons |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for row in funnel["stages"]:  # type: ignore[union-attr]
+        top = ", ".join(f"`{r}` {n:,}" for r, n in _top_reasons(row))
+        lines.append(
+            f"| {row['stage']} | {row['in']:,} | {row['dropped']:,} | {row['dead_letter']:,} "
+            f"| {row['out']:,} | {_share(row['out'], total)} | {top} |"
+        )
+    lines.append("")
+    lines.append(_balance_line(funnel))
+    return "\n".join(lines)
+
+
+_LATEX_SPECIAL = {c: "\\" + c for c in "&%$#_{}"}
+
+
+def _tex(text: str) -> str:
+    return "".join(_LATEX_SPECIAL.get(c, c) for c in text)
+
+
+def format_funnel_latex(funnel: Mapping[str, object]) -> str:
+    """The funnel as a LaTeX table (``booktabs`` rules; ``\\usepackage{booktabs}``), with the
+    same columns as ``format_funnel_markdown`` and the balance as the caption."""
+    total = int(funnel["records_in"])  # type: ignore[arg-type]
+    lines = [
+        "\\begin{table}[t]",
+        "\\centering",
+        "\\small",
+        "\\begin{tabular}{lrrrrrl}",
+        "\\toprule",
+        "Stage & In & Dropped & Dead-lettered & Out & \\% of read & Top drop reasons \\\\",
+        "\\midrule",
+    ]
+    for row in funnel["stages"]:  # type: ignore[union-attr]
+        top = ", ".join(f"{_tex(r)} ({n:,})" for r, n in _top_reasons(row, 3))
+        lines.append(
+            f"{_tex(str(row['stage']))} & {row['in']:,} & {row['dropped']:,} & "
+            f"{row['dead_letter']:,} & {row['out']:,} & {_share(row['out'], total)} & "
+            f"{top} \\\\"
+        )
+    lines += [
+        "\\bottomrule",
+        "\\end{tabular}",
+        f"\\caption{{Document funnel: {total:,} records read, {funnel['kept']:,} kept, "
+        f"{funnel['dropped']['total']:,} dropped, "  # type: ignore[index]
+        f"{funnel['dead_letter']['total']:,} dead-lettered"  # type: ignore[index]
+        f"{'' if funnel['balanced'] else ' (NOT BALANCED)'}.}}",
+        "\\label{tab:funnel}",
+        "\\end{table}",
+    ]
+    return "\n".join(lines)
+
+
+def format_funnel(funnel: Mapping[str, object], fmt: str = "text") -> str:
+    """``funnel.json`` rendered in one of ``FUNNEL_FORMATS``."""
+    render = {
+        "text": format_funnel_table,
+        "markdown": format_funnel_markdown,
+        "latex": format_funnel_latex,
+    }.get(fmt)
+    if render is None:
+        raise ValueError(f"funnel format must be one of {FUNNEL_FORMATS}, got {fmt!r}")
+    return render(funnel)

@@ -60,6 +60,43 @@ def test_table_mentions_reasons():
     assert "not_response=60" in table and "[balanced]" in table
 
 
+def test_markdown_and_latex_tables_for_a_paper():
+    import pytest
+
+    from kosmos_data.funnel import format_funnel
+
+    f = build_funnel(counts(), ORDER)
+    md = format_funnel(f, "markdown").splitlines()
+    assert md[0].startswith("| stage | in | dropped | dead-lettered | out | % of records read")
+    rows = {line.split(" | ")[0].strip("| "): line for line in md[2:] if line.startswith("|")}
+    assert list(rows) == [r["stage"] for r in f["stages"]]
+    # prefilter: 99 in, 70 dropped, 29 out = 29.00% of the 100 records read
+    assert rows["prefilter"] == (
+        "| prefilter | 99 | 70 | 0 | 29 | 29.00 | `not_response` 60, `no_img_tag` 10 |"
+    )
+    assert md[-1].endswith("[balanced]")
+    tex = format_funnel(f, "latex")
+    assert "\\toprule" in tex and "\\bottomrule" in tex and "\\begin{tabular}{lrrrrrl}" in tex
+    assert "not\\_response (60), no\\_img\\_tag (10) \\\\" in tex  # underscores escaped
+    assert "\\% of read" in tex and "not_response" not in tex
+    assert "100 records read, 18 kept, 79 dropped, 3 dead-lettered." in tex
+    assert format_funnel(f) == format_funnel_table(f)
+    with pytest.raises(ValueError, match="funnel format"):
+        format_funnel(f, "csv")
+
+
+def test_funnel_command_prints_each_format(tmp_path, capsys):
+    import json
+
+    from kosmos_cli.main import main
+
+    (tmp_path / "funnel.json").write_text(json.dumps(build_funnel(counts(), ORDER)))
+    assert main(["funnel", str(tmp_path), "--format", "markdown"]) == 0
+    assert capsys.readouterr().out.startswith("| stage |")
+    assert main(["funnel", str(tmp_path), "--format", "latex"]) == 0
+    assert capsys.readouterr().out.startswith("\\begin{table}")
+
+
 def test_extract_confidence_deciles_and_fallbacks_reach_the_funnel():
     from kosmos_data.funnel import EXTRACT_CONFIDENCE, build_funnel, confidence_counters
     from kosmos_data.records import Document, Provenance
