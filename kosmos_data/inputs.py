@@ -7,10 +7,12 @@ deterministic sample: the first N after sorting by a seeded hash, so different s
 different, reproducible subsets of a snapshot.
 
 Where an input is expanded: local paths, globs and path lists on the launching machine (a
-typo fails before any job starts); remote globs and remote path lists (``gs://``, ``s3://``,
-...) by the pipeline itself (``kosmos_data.beam.inputs.ListArchives``: Beam's ``MatchAll``,
-then a reshuffle), so a launcher, a ``--dry-run`` above all, never lists a bucket: it works
-offline and does not need the workers' credentials.
+typo fails before any job starts); every remote spec (``gs://``, ``s3://``, ...: globs, path
+lists and plain paths alike) by the pipeline itself (``kosmos_data.beam.inputs.ListArchives``:
+Beam's ``MatchAll``, then a reshuffle; a spec that matches nothing fails the job, naming it),
+so a launcher, a ``--dry-run`` above all, never touches a bucket: it works offline and does
+not need the workers' credentials. (A plain remote path used to be checked by the launcher;
+offline, that check retried for minutes before it failed.)
 """
 
 from __future__ import annotations
@@ -60,8 +62,9 @@ def has_glob(spec: str) -> bool:
 
 
 def matched_by_pipeline(spec: str) -> bool:
-    """Remote globs and remote path lists are expanded by the pipeline, not the launcher."""
-    return is_remote(spec) and (has_glob(spec) or is_paths_list(spec))
+    """Remote specs (globs, path lists, plain paths) are matched by the pipeline, not the
+    launcher."""
+    return is_remote(spec)
 
 
 def path_rank(path: str, seed: int) -> bytes:

@@ -65,18 +65,32 @@ def remote(tmp_path):
     return tmp_path
 
 
-def test_matched_by_pipeline_only_remote_globs_and_lists():
+def test_matched_by_pipeline_every_remote_spec():
     assert matched_by_pipeline("gs://b/crawl/*.warc.gz")
     assert matched_by_pipeline("s3://commoncrawl/crawl-data/CC-MAIN-2024-10/warc.paths.gz")
-    assert not matched_by_pipeline("gs://b/crawl/one.warc.gz")  # a plain path: read as is
+    # a plain remote path too: the launcher never touches a bucket (offline, a check of it
+    # retried for minutes)
+    assert matched_by_pipeline("gs://b/crawl/one.warc.gz")
     assert not matched_by_pipeline("/data/*.warc.gz") and not matched_by_pipeline("file:///d/*.gz")
     assert is_remote("S3://x/y") and not is_remote("file:///x") and not is_remote("rel/x")
 
 
 def test_launcher_leaves_remote_specs_to_the_pipeline(remote):
-    specs = ["kdremote://*.warc.gz", "kdremote://warc.paths.gz", str(remote / "a.warc.gz")]
+    specs = ["kdremote://*.warc.gz", "kdremote://warc.paths.gz", "kdremote://b.warc.gz",
+             str(remote / "a.warc.gz")]  # fmt: skip
     got = expand_inputs(specs, "kdremote://", max_files=2, defer_remote=True)
     assert got == sorted(specs) and FakeRemoteFS.calls == []  # nothing listed or opened
+
+
+def test_a_plain_remote_path_is_matched_by_the_pipeline(remote):
+    with TestPipeline(options=PipelineOptions([])) as p:
+        assert_that(p | ListArchives(["kdremote://b.warc.gz"]), equal_to(["kdremote://b.warc.gz"]))
+    assert "kdremote://b.warc.gz" in FakeRemoteFS.calls
+    with (
+        pytest.raises(Exception, match="missing-archive"),
+        TestPipeline(options=PipelineOptions([])) as p,
+    ):
+        _ = p | ListArchives(["kdremote://missing-archive.warc.gz"])
 
 
 def test_list_archives_matches_reads_samples_in_the_pipeline(remote):

@@ -1,9 +1,9 @@
 """Expand input specs to archive paths through Beam's FileSystems (local, gs://, s3://).
 
 Local specs are expanded on the launching machine (``expand_inputs``), so a typo fails before
-a job starts. Remote globs and remote path lists are kept as they are with
+a job starts. Remote specs (globs, path lists, plain paths) are kept as they are with
 ``defer_remote=True`` and expanded by the pipeline (``ListArchives``: ``fileio.MatchAll``,
-then a reshuffle), so a launcher or a ``--dry-run`` never lists a bucket (see
+then a reshuffle), so a launcher or a ``--dry-run`` never touches a bucket (see
 ``kosmos_data.inputs``).
 """
 
@@ -96,13 +96,14 @@ class _ReadPathsListFn(beam.DoFn):
 class ListArchives(beam.PTransform):
     """Archive specs -> archive paths, one element each.
 
-    Specs ``expand_inputs(..., defer_remote=True)`` left unexpanded (remote globs and path
-    lists) are matched here, on the workers: globs by Beam's ``fileio.MatchAll`` (a glob that
-    matches nothing fails the job, naming it), path lists read and joined to
-    ``InputConfig.paths_prefix``; then duplicates go, the ``max_files`` sample is taken (the
-    same ``path_rank`` order as ``sample_paths``) and a ``Reshuffle`` spreads the matched
-    archives over workers (one list expanded on one worker would otherwise stay there).
-    Archives whose key is in ``skip_keys`` (completed before a ``--resume``) are left out.
+    Specs ``expand_inputs(..., defer_remote=True)`` left unexpanded (remote globs, path lists
+    and plain paths) are matched here, on the workers: globs and plain paths by Beam's
+    ``fileio.MatchAll`` (a spec that matches nothing fails the job, naming it), path lists
+    read and joined to ``InputConfig.paths_prefix``; then duplicates go, the ``max_files``
+    sample is taken (the same ``path_rank`` order as ``sample_paths``) and a ``Reshuffle``
+    spreads the matched archives over workers (one list expanded on one worker would
+    otherwise stay there). Archives whose key is in ``skip_keys`` (completed before a
+    ``--resume``) are left out.
     Already expanded paths pass through a plain ``Create``.
     """
 

@@ -204,6 +204,7 @@ REMOTE_INPUTS = [
     "gs://my-kosmos-bucket/crawl/*.warc.gz",
     "s3://commoncrawl/crawl-data/CC-MAIN-2024-10/segments/*/warc/*.warc.gz",
     "gs://my-kosmos-bucket/CC-MAIN-2024-10/warc.paths.gz",
+    "gs://my-kosmos-bucket/crawl/CC-MAIN-20240301000000-20240301010000-00000.warc.gz",
 ]
 
 
