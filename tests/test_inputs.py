@@ -82,6 +82,13 @@ def test_launcher_leaves_remote_specs_to_the_pipeline(remote):
     assert got == sorted(specs) and FakeRemoteFS.calls == []  # nothing listed or opened
 
 
+def test_a_remote_spec_without_a_file_system_is_an_error_before_launch(remote):
+    for spec in ("https://data.commoncrawl.org/crawl-data/x.warc.gz", "gz://bucket/*.warc.gz"):
+        with pytest.raises(InputError, match="no Beam file system"):
+            expand_inputs([spec], defer_remote=True)
+    assert FakeRemoteFS.calls == []
+
+
 def test_a_plain_remote_path_is_matched_by_the_pipeline(remote):
     with TestPipeline(options=PipelineOptions([])) as p:
         assert_that(p | ListArchives(["kdremote://b.warc.gz"]), equal_to(["kdremote://b.warc.gz"]))

@@ -42,6 +42,17 @@ def read_paths_list(spec: str, prefix: str) -> list[str]:
     return parse_paths_list(io.StringIO(data.decode("utf-8")), prefix)
 
 
+def _check_file_system(spec: str) -> None:
+    """A remote spec left to the pipeline still needs a Beam file system for its scheme. The
+    lookup is local (no listing, no credentials), so ``https://``, a typo'd scheme or a
+    missing Beam extra (``hdfs://`` without ``apache-beam[hadoop]``) is one error line before
+    launch instead of a traceback from the running job."""
+    try:
+        FileSystems.get_filesystem(spec)
+    except (ValueError, OSError) as e:  # Beam: ValueError (unknown), BeamIOError (extra)
+        raise InputError(f"--input {spec}: no Beam file system for it: {e}") from e
+
+
 def expand_inputs(
     specs: Sequence[str],
     paths_prefix: str = "",
@@ -64,6 +75,7 @@ def expand_inputs(
     deferred: list[str] = []
     for spec in specs:
         if defer_remote and matched_by_pipeline(spec):
+            _check_file_system(spec)
             deferred.append(spec)
             continue
         if is_paths_list(spec):
