@@ -11,6 +11,7 @@ pipeline), which is how the job graph and worker image are checked in CI.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import logging
@@ -24,14 +25,24 @@ log = logging.getLogger(__name__)
 
 
 def _build_interleaved(argv: list[str]) -> beam.Pipeline:
-    """The interleaved job's pipeline for ``argv``, built, not run. Remote globs and path
-    lists stay patterns here (``expand_inputs(defer_remote=True)``); the pipeline matches
-    them on the workers, so nothing lists a bucket from the launching machine."""
+    """The interleaved job's pipeline for ``argv``, built, not run. Remote inputs stay
+    patterns here (``expand_inputs(defer_remote=True)``); the pipeline matches them on the
+    workers, so nothing lists a bucket from the launching machine. ``--resume`` is not looked
+    up either: which archives an earlier attempt completed is in the run directory (its
+    ``_done/`` markers), which a dry run does not read, so the graph shown reads every
+    archive, and a warning says so."""
     from pipelines import interleaved
     from pipelines.options import parse_job
 
     parsed = parse_job(interleaved.parser(help_text=False), interleaved.SECTIONS, argv)
     config = interleaved.config_from_args(parsed)
+    if config.resume:
+        log.warning(
+            "dry run: --resume is not looked up (the run directory %s is not read); the job "
+            "shown reads every archive, the real run skips those completed earlier",
+            config.output,
+        )
+        config = dataclasses.replace(config, resume=False)
     pipeline = beam.Pipeline(options=parsed.options)
     interleaved.build(pipeline, config)
     return pipeline

@@ -6,6 +6,7 @@ import base64
 import gzip
 import importlib.util
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -270,6 +271,19 @@ def test_dataflow_dry_run_offline_with_remote_globs_and_path_lists(tmp_path, no_
         "WriteRunOutputs/WriteDocs",
     ):
         assert step in labels, step
+
+
+def test_dry_run_with_resume_reads_no_run_directory(tmp_path, no_remote_io, caplog):
+    """--resume needs the run directory's completion markers; a dry run does not read them
+    (offline, a gs:// run directory would be listed) and says so."""
+    argv = ["dataflow", "--dataflow-config", str(EXAMPLE), "--dry-run", "--job-description",
+            str(tmp_path / "job.json"), "--output", "gs://my-kosmos-bucket/runs/r1", "--resume",
+            "--input", REMOTE_INPUTS[0]]  # fmt: skip
+    with caplog.at_level(logging.WARNING, logger="kosmos_cli.launch"):
+        assert submit.main(argv) == 0
+    assert no_remote_io == []
+    assert "--resume is not looked up" in caplog.text
+    assert json.loads((tmp_path / "job.json").read_text())["pipeline"]
 
 
 def test_flink_dry_run_prints_the_portable_job_offline(capsys, no_remote_io):
