@@ -59,6 +59,7 @@ from kosmos_data.images.status import (
     reusable,
     status_row,
 )
+from kosmos_data.inputs import is_remote
 from kosmos_data.records import Document, FetchedImage
 from kosmos_data.safety.blocklist import BlockList
 
@@ -220,6 +221,9 @@ class FetchImages(beam.PTransform):
                 >> beam.io.ReadFromParquet(
                     _status_pattern(c.status_from),
                     columns=[f.name for f in STATUS_SCHEMA if f.name != "doc_ids"],
+                    # Beam's construction-time match would list a remote bucket from the
+                    # launcher; the read itself still fails when nothing matches.
+                    validate=not is_remote(c.status_from),
                 )
                 | "KeepReusable" >> beam.Filter(reusable, c)
                 | "KeyPreviousByUrl" >> beam.Map(lambda r: (r["url"], r))
@@ -325,8 +329,10 @@ def add_image_stage(docs, dropped, config: ImageConfig, output: str):
 
 def check_status_from(config: ImageConfig, output: str) -> None:
     """A rerun reads its previous status from another directory than it writes, and that
-    directory must hold status shards (checked before the job starts). A block list
-    (``--block-image-hashes``) is read once here too, so a bad one fails before the job."""
+    directory must hold status shards (checked before the job starts when it is local; a
+    remote one is checked by the job's read, so a launcher and a ``--dry-run`` work offline).
+    A block list (``--block-image-hashes``) is read once here too, so a bad one fails before
+    the job."""
     if config.block_hashes:
         BlockList.from_file(config.block_hashes, config.block_hash_threshold, config.resize_key)
     if not config.status_from:
@@ -337,5 +343,7 @@ def check_status_from(config: ImageConfig, output: str) -> None:
             f"not the --output of this run ({output})"
         )
     pattern = _status_pattern(config.status_from)
+    if is_remote(pattern):  # the job's read checks it: a launcher never touches a bucket
+        return
     if not FileSystems.match([pattern])[0].metadata_list:
         raise ValueError(f"ImageConfig.status_from: no status shards match {pattern}")

@@ -286,6 +286,17 @@ def test_dry_run_with_resume_reads_no_run_directory(tmp_path, no_remote_io, capl
     assert json.loads((tmp_path / "job.json").read_text())["pipeline"]
 
 
+def test_dry_run_with_a_remote_image_status_from_touches_no_bucket(tmp_path, no_remote_io):
+    argv = ["dataflow", "--dataflow-config", str(EXAMPLE), "--dry-run", "--job-description",
+            str(tmp_path / "job.json"), "--output", "gs://my-kosmos-bucket/runs/r2",
+            "--input", REMOTE_INPUTS[0], "--fetch-images",
+            "--image-status-from", "gs://my-kosmos-bucket/runs/r1"]  # fmt: skip
+    assert submit.main(argv) == 0
+    assert no_remote_io == []
+    labels = _labels(json.loads((tmp_path / "job.json").read_text())["pipeline"])
+    assert any(label.endswith("ReadPreviousStatus/Read") for label in labels), sorted(labels)
+
+
 def test_flink_dry_run_prints_the_portable_job_offline(capsys, no_remote_io):
     argv = [
         "flink",
