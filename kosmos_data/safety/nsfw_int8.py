@@ -47,8 +47,8 @@ weight width is a setting, never picked from the CPU, so one setting gives one m
 every worker. Measured on the AVX-512 VNNI EPYC (``bench/nsfw_int8.py``): the bias near the
 threshold mostly goes (signed mean -0.010 / -0.041 / +0.023 in the three bands above; all 7
 fp32 > 0.5 probes stay above 0.5, the lowest at 0.5004, and 4 in 0.3-0.5 go above it: false
-drops, not misses);
-real images max |d| 0.052 (crops), 0.0026 (photos), no flips; the same speed as ``int8``.
+drops, not misses); real images max |d| 0.052 (crops), 0.0026 (photos), no flips; the same
+speed as ``int8``.
 """
 
 from __future__ import annotations
@@ -182,10 +182,16 @@ def load_ranges(path: Path = RANGES_FILE) -> dict[str, list[float]]:
     return doc["ranges"]
 
 
-@functools.lru_cache(maxsize=2)
 def int8_model(reduce_range: bool = True) -> bytes:
     """The int8 model (ONNX bytes), built once per process from the shipped ranges: 7-bit
-    weights (``reduce_range``, ``int8``) or 8-bit ones (``int8-vnni``)."""
+    weights (``reduce_range``, ``int8``) or 8-bit ones (``int8-vnni``). The cache is keyed by
+    the width alone (``functools.lru_cache`` keys ``f()``, ``f(True)`` and
+    ``f(reduce_range=True)`` apart, and built the same model once for each)."""
+    return _build_int8_model(bool(reduce_range))
+
+
+@functools.lru_cache(maxsize=2)
+def _build_int8_model(reduce_range: bool) -> bytes:
     onnx, q = _need_onnx()
     from onnxruntime.quantization.calibrate import TensorsData, save_tensors_data
 
