@@ -116,32 +116,24 @@ def test_submit_print_options_and_bad_config(capsys, tmp_path):
     assert "regoin" in capsys.readouterr().err
 
 
+def _dataflow_dry_run(tmp_path, *flags: str) -> dict:
+    """``submit dataflow --dry-run`` with the example config and ``flags``: the job (JSON)."""
+    job_file = tmp_path / "job.json"
+    argv = ["dataflow", "--dataflow-config", str(EXAMPLE), "--dry-run",
+            "--job-description", str(job_file), *flags]  # fmt: skip
+    assert submit.main(argv) == 0
+    return json.loads(job_file.read_text())
+
+
 def test_dataflow_dry_run_job_description(tmp_path):
     """The full Dataflow job for a Common Crawl path list, built offline (--dry_run)."""
     paths = tmp_path / "warc.paths.gz"
     rel = [f"crawl-data/CC-MAIN-2024-10/segments/17/warc/CC-MAIN-{i:05d}.warc.gz" for i in range(5)]
     paths.write_bytes(gzip.compress(("\n".join(rel) + "\n").encode()))
-    job_file = tmp_path / "job.json"
-    code = submit.main(
-        [
-            "dataflow",
-            "--dataflow-config",
-            str(EXAMPLE),
-            "--dry-run",
-            "--job-description",
-            str(job_file),
-            "--input",
-            str(paths),
-            "--paths-prefix",
-            "s3://commoncrawl/",
-            "--max-files",
-            "3",
-            "--output",
-            "gs://my-kosmos-bucket/runs/r1",
-        ]
-    )
-    assert code == 0
-    job = json.loads(job_file.read_text())
+    job = _dataflow_dry_run(
+        tmp_path, "--input", str(paths), "--paths-prefix", "s3://commoncrawl/",
+        "--max-files", "3", "--output", "gs://my-kosmos-bucket/runs/r1",
+    )  # fmt: skip
     env = job["environment"]
     pool = env["workerPools"][0]
     assert pool["machineType"] == "n2-standard-4"
@@ -239,26 +231,12 @@ def _labels(pipeline_json: dict) -> set[str]:
 def test_dataflow_dry_run_offline_with_remote_globs_and_path_lists(tmp_path, no_remote_io):
     """gs:// and s3:// globs and a gs:// path list: the full job, nothing listed; the globs
     and the list are in the job graph, matched by the pipeline (MatchAll + reshuffle)."""
-    job_file = tmp_path / "job.json"
-    argv = [
-        "dataflow",
-        "--dataflow-config",
-        str(EXAMPLE),
-        "--dry-run",
-        "--job-description",
-        str(job_file),
-        "--paths-prefix",
-        "s3://commoncrawl/",
-        "--max-files",
-        "100",
-        "--output",
-        "gs://my-kosmos-bucket/runs/r1",
-    ]
+    flags = ["--paths-prefix", "s3://commoncrawl/", "--max-files", "100",
+             "--output", "gs://my-kosmos-bucket/runs/r1"]  # fmt: skip
     for spec in REMOTE_INPUTS:
-        argv += ["--input", spec]
-    assert submit.main(argv) == 0
+        flags += ["--input", spec]
+    job = _dataflow_dry_run(tmp_path, *flags)
     assert no_remote_io == []
-    job = json.loads(job_file.read_text())
     assert job["environment"]["workerPools"][0]["machineType"] == "n2-standard-4"
     labels = _labels(job["pipeline"])
     for step in (
@@ -276,24 +254,21 @@ def test_dataflow_dry_run_offline_with_remote_globs_and_path_lists(tmp_path, no_
 def test_dry_run_with_resume_reads_no_run_directory(tmp_path, no_remote_io, caplog):
     """--resume needs the run directory's completion markers; a dry run does not read them
     (offline, a gs:// run directory would be listed) and says so."""
-    argv = ["dataflow", "--dataflow-config", str(EXAMPLE), "--dry-run", "--job-description",
-            str(tmp_path / "job.json"), "--output", "gs://my-kosmos-bucket/runs/r1", "--resume",
-            "--input", REMOTE_INPUTS[0]]  # fmt: skip
     with caplog.at_level(logging.WARNING, logger="kosmos_cli.launch"):
-        assert submit.main(argv) == 0
+        job = _dataflow_dry_run(tmp_path, "--output", "gs://my-kosmos-bucket/runs/r1",
+                                "--resume", "--input", REMOTE_INPUTS[0])  # fmt: skip
     assert no_remote_io == []
     assert "--resume is not looked up" in caplog.text
-    assert json.loads((tmp_path / "job.json").read_text())["pipeline"]
+    assert job["pipeline"]
 
 
 def test_dry_run_with_a_remote_image_status_from_touches_no_bucket(tmp_path, no_remote_io):
-    argv = ["dataflow", "--dataflow-config", str(EXAMPLE), "--dry-run", "--job-description",
-            str(tmp_path / "job.json"), "--output", "gs://my-kosmos-bucket/runs/r2",
-            "--input", REMOTE_INPUTS[0], "--fetch-images",
-            "--image-status-from", "gs://my-kosmos-bucket/runs/r1"]  # fmt: skip
-    assert submit.main(argv) == 0
+    job = _dataflow_dry_run(
+        tmp_path, "--output", "gs://my-kosmos-bucket/runs/r2", "--input", REMOTE_INPUTS[0],
+        "--fetch-images", "--image-status-from", "gs://my-kosmos-bucket/runs/r1",
+    )  # fmt: skip
     assert no_remote_io == []
-    labels = _labels(json.loads((tmp_path / "job.json").read_text())["pipeline"])
+    labels = _labels(job["pipeline"])
     assert any(label.endswith("ReadPreviousStatus/Read") for label in labels), sorted(labels)
 
 
