@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,13 @@ from kosmos_samples.crawl import SampleCrawlConfig, generate_crawl
 #: The repository root (where ``python -m kosmos_cli.main`` runs from in subprocess tests).
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "data"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on now (for a job service or worker pool)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ import pytest
 from kosmos_data.outputs import read_parquet_dir
 from kosmos_data.sampling import SamplingConfig, stable_uniform
 
-from .conftest import ROOT, dir_digest, load_funnel, run_interleaved
+from .conftest import ROOT, dir_digest, free_port, load_funnel, run_interleaved
 
 
 @pytest.fixture(scope="module")
@@ -174,14 +174,8 @@ def test_two_spawned_worker_processes_give_the_same_outputs(
     _assert_same_outputs(out, direct_run)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_portable_runner_on_local_job_service(crawl_dir, direct_run, tmp_path):
-    port = _free_port()
+    port = free_port()
     service = subprocess.Popen(
         [sys.executable, "-m", "apache_beam.runners.portability.local_job_service_main",
          "--port", str(port)],

@@ -17,13 +17,7 @@ from pathlib import Path
 
 from kosmos_cli import submit
 
-from .conftest import ROOT, dir_digest, load_funnel, run_interleaved
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from .conftest import ROOT, dir_digest, free_port, load_funnel, run_interleaved
 
 
 def _wait_for(port: int, proc: subprocess.Popen, what: str) -> None:
@@ -46,7 +40,7 @@ def _start(args: list[str], env: dict) -> subprocess.Popen:
 def test_submit_flink_portable_with_external_worker_pool(crawl_dir, tmp_path):
     # The pool starts SDK workers with the first `python` on PATH: make it this venv's.
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
-    job_port, pool_port = _free_port(), _free_port()
+    job_port, pool_port = free_port(), free_port()
     service = _start(
         ["apache_beam.runners.portability.local_job_service_main", "--port", str(job_port)], env
     )
