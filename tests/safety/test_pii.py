@@ -102,3 +102,56 @@ def test_text_job_replaces_planted_pii_and_counts_it(tmp_path):
     funnel = load_funnel(out)
     assert funnel["safety"]["pii_replaced"]["email"] >= len(docs)
     assert funnel["safety"]["pii_replaced"]["phone"] >= len(docs)
+
+
+def _full_scans(monkeypatch) -> None:
+    """Every pattern scans every text: the gates of ``redact`` switched off."""
+    from kosmos_data.safety import pii
+
+    for gate in ("_may_have_email", "_may_have_ip", "_may_have_intl_phone",
+                 "_may_have_nanp_phone"):  # fmt: skip
+        monkeypatch.setattr(pii, gate, lambda text: True)
+
+
+def _fuzzed_texts(n: int, seed: int) -> list[str]:
+    """Texts near the patterns' edges: planted PII and look-alikes cut, joined and mutated
+    with the characters the patterns and gates look at (ASCII and other decimal digits,
+    separators, brackets, ``@``/``+``, letters, whitespace)."""
+    import random
+
+    rng = random.Random(seed)
+    pieces = (PLANTED + " " + LOOK_ALIKES).split(" ")
+    alphabet = "0123456789" * 3 + "٣４७" + " .-()+@[]:_xX\n\té" + "abcz"
+    out = []
+    for _ in range(n):
+        words = [rng.choice(pieces) for _ in range(rng.randint(1, 12))]
+        chars = list(" ".join(words))
+        for _ in range(rng.randint(0, 6)):
+            i = rng.randrange(len(chars) + 1)
+            op = rng.random()
+            if op < 0.4:
+                chars.insert(i, rng.choice(alphabet))
+            elif op < 0.7 and i < len(chars):
+                chars[i] = rng.choice(alphabet)
+            elif i < len(chars):
+                del chars[i]
+        out.append("".join(chars))
+    return out
+
+
+def test_gates_change_no_replacement(monkeypatch):
+    """``redact`` scans a text with a pattern only when its gate passes; the gates are
+    necessary conditions, so on real pages (the extraction-dev gold texts) and on fuzzed
+    texts full of near-misses the result equals that of every pattern scanning every text."""
+    from kosmos_data.extract.devset import load_dev_set
+
+    texts = [p.gold for p in load_dev_set() if p.gold]
+    assert len(texts) >= 300, "../shared/data/extraction-dev is missing"
+    texts += _fuzzed_texts(3000, seed=5)
+    gated = [redact(t) for t in texts]
+    replaced = sum(sum(c.values()) > 0 for _, c in gated)
+    skipped = sum(sum(c.values()) == 0 for _, c in gated)
+    assert replaced > 1000 and skipped > 1000, (replaced, skipped)  # both sides exercised
+    _full_scans(monkeypatch)
+    for text, got in zip(texts, gated, strict=True):
+        assert got == redact(text), text
