@@ -4,9 +4,11 @@ A Common Crawl snapshot is ~90,000 WARC files; a run that dies after 60,000 of t
 start again from zero. The per-file part of a job (read -> prefilter -> extract -> sampling
 -> langid -> quality) depends on one archive only, so its results are checkpointed per file:
 
-    RUN/_per_file/<file_key>.parquet   every kept document, dropped record and dead letter of
-                                       the file (lossless: the pickled record), plus its funnel
-                                       events (``stats``), written to a temp name and renamed
+    RUN/_per_file/<file_key>.parquet   every kept document and dead letter of the file
+                                       (lossless: the pickled record), plus its funnel events
+                                       (``stats``, its drops counted per reason: their rows are
+                                       in ``dropped/perfile-*``), written to a temp name and
+                                       renamed
     RUN/_done/<file_key>.json          the completion marker, written (tmp + rename) only
                                        AFTER the parquet is in place; holds counts and the
                                        checkpoint's sha256
@@ -36,8 +38,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kosmos_data import rundir
-from kosmos_data.funnel import RECORDS_IN
-from kosmos_data.records import DeadLetter, Document, Dropped
+from kosmos_data.records import DeadLetter, Document
 
 PER_FILE_DIR = rundir.PER_FILE
 #: ``dropped/`` rows of one archive's per-file stages, one file per chunk of records:
@@ -52,7 +53,6 @@ RUN_FILE = rundir.RUN_FILE
 KILL_AFTER_MARKERS_ENV = "KOSMOS_DATA_TEST_KILL_AFTER_MARKERS"
 
 KIND_DOC = "doc"
-KIND_DROPPED = "dropped"
 KIND_DEAD = "dead_letter"
 KIND_STATS = "stats"
 
@@ -80,36 +80,22 @@ def file_key(path: str) -> str:
 
 @dataclass(slots=True)
 class FileResult:
-    """Everything the per-file stages produced for one archive."""
+    """Everything the per-file stages produced for one archive (its drops as counts among
+    ``stats``: their rows are in ``dropped/`` already, see ``ProcessArchiveFn``)."""
 
     path: str
     docs: list[Document]
-    dropped: list[Dropped]
     dead: list[DeadLetter]
     stats: list[tuple[tuple[str, str, str], int]]
 
     @classmethod
     def from_tagged(cls, path: str, tagged: Iterable[tuple[str, object]]) -> FileResult:
-        """Collect ``(KIND_*, record)`` pairs (grouped per-file outputs, checkpoint rows)."""
-        out = cls(path, [], [], [], [])
-        lists: dict[str, list] = {
-            KIND_DOC: out.docs,
-            KIND_DROPPED: out.dropped,
-            KIND_DEAD: out.dead,
-            KIND_STATS: out.stats,
-        }
+        """Collect ``(KIND_*, record)`` pairs (checkpoint rows)."""
+        out = cls(path, [], [], [])
+        lists: dict[str, list] = {KIND_DOC: out.docs, KIND_DEAD: out.dead, KIND_STATS: out.stats}
         for kind, rec in tagged:
             lists[kind].append(rec)
         return out
-
-    def counts(self) -> dict[str, int]:
-        records_in = sum(n for (kind, _, _), n in self.stats if kind == RECORDS_IN)
-        return {
-            "records_in": records_in,
-            "kept": len(self.docs),
-            "dropped": len(self.dropped),
-            "dead_letter": len(self.dead),
-        }
 
 
 def _record_sort_key(kind: str, rec: object) -> str:
@@ -146,21 +132,8 @@ def encode_rows(path: str, rows: Iterable[tuple[str, str, bytes]]) -> bytes:
     return buf.getvalue()
 
 
-def encode_file_result(result: FileResult) -> bytes:
-    """The checkpoint file's bytes (deterministic: rows sorted, zstd, no timestamps)."""
-    rows = []
-    for kind, items in (
-        (KIND_DOC, result.docs),
-        (KIND_DROPPED, result.dropped),
-        (KIND_DEAD, result.dead),
-        (KIND_STATS, result.stats),
-    ):
-        rows.extend(packed(kind, rec) for rec in items)
-    return encode_rows(result.path, rows)
-
-
 def decode_file_result(data: bytes) -> FileResult:
-    """Inverse of ``encode_file_result``."""
+    """A checkpoint file's bytes (``encode_rows``) -> its records."""
     table = pq.read_table(io.BytesIO(data))
     meta = table.schema.metadata or {}
     path = meta.get(b"kosmos_data.path", b"").decode("utf-8")
@@ -170,18 +143,15 @@ def decode_file_result(data: bytes) -> FileResult:
     )
 
 
-def marker_body(
-    result: FileResult | str, checkpoint_name: str, data: bytes, counts: dict | None = None
-) -> dict[str, object]:
+def marker_body(path: str, checkpoint_name: str, data: bytes, counts: dict) -> dict[str, object]:
     """The completion marker: enough to check the checkpoint and to print progress."""
-    path = result if isinstance(result, str) else result.path
     return {
         "path": path,
         "file_key": file_key(path),
         "checkpoint": checkpoint_name,
         "sha256": hashlib.sha256(data).hexdigest(),
         "bytes": len(data),
-        "counts": counts if counts is not None else result.counts(),
+        "counts": counts,
     }
 
 
@@ -197,11 +167,6 @@ def per_file_dropped_key(name: str) -> str | None:
     if not (base.startswith(PER_FILE_DROPPED) and base.endswith(".parquet")):
         return None
     return base[len(PER_FILE_DROPPED) : -len(".parquet")].rsplit("-", 1)[0]
-
-
-def stub(d: Dropped) -> Dropped:
-    """A dropped record whose row is written: stage, reason and provenance only."""
-    return Dropped(d.stage, d.reason, d.provenance, d.detail, None, written=True)
 
 
 def marker_key(marker_name: str) -> str:

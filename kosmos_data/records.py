@@ -164,9 +164,6 @@ class Dropped:
     provenance: Provenance
     detail: str = ""
     document: Document | None = None  # present when the record had become a document
-    #: Its ``dropped/`` row is already written (per archive, by the checkpoint writer), so
-    #: the run's ``dropped/`` writer only counts it: the document never travels further.
-    written: bool = False
 
 
 @dataclass(slots=True)

@@ -110,11 +110,6 @@ def prepare_run_dir(
             FileSystems.mkdirs(d)
 
 
-def _write_dropped_row(d, fraction: float) -> bool:
-    """Rows the run's ``dropped/`` writer writes: sampled, and not written per archive."""
-    return not d.written and keep_dropped_row(d, fraction)
-
-
 class WriteRunOutputs(beam.PTransform):
     """Kept documents, dropped records and dead letters -> the run directory's Parquet."""
 
@@ -133,7 +128,7 @@ class WriteRunOutputs(beam.PTransform):
         _ = (
             dropped
             | "SampleDropped"
-            >> beam.Filter(_write_dropped_row, oc.dropped_fraction)
+            >> beam.Filter(keep_dropped_row, oc.dropped_fraction)
             | "WriteDropped"
             >> WriteParquetShards(
                 run.dropped, "dropped", DROPPED_SCHEMA, dropped_to_row,

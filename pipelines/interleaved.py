@@ -5,9 +5,10 @@
 Graph (every label stable, so Dataflow update/drain and metrics keep their names)::
 
     ReadAndProcessArchives (read -> Prefilter -> OptOut -> Extract -> ApplyKosmosSampling
-        -> IdentifyLanguage -> FilterQuality -> RedactPii, per archive) -> ... -> WriteDocs
-    (every step) -> dropped -> WriteDropped ; dead letters -> WriteDeadLetters
-    (every step) -> stats -> WriteFunnel
+        -> IdentifyLanguage -> FilterQuality -> RedactPii, per archive; their dropped/ rows
+        written there, their drops counted) -> CheckpointPerFile -> ... -> WriteDocs
+    (dedup, decontamination, images) -> dropped -> WriteDropped
+    (every step) -> dead letters -> WriteDeadLetters ; stats -> WriteFunnel
 
 Run directory layout (``--output DIR``): ``docs/`` (OBELICS-style Parquet), ``dropped/``
 (stage + reason), ``dead_letter/`` (reason + provenance + payload sample), ``funnel.json``.
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -37,12 +39,10 @@ from kosmos_data.beam.inputs import expand_inputs
 from kosmos_data.beam.report_stats import CorpusBreakdowns
 from kosmos_data.beam.shards import WriteShards
 from kosmos_data.beam.transforms import (
-    DEAD_TAG,
-    DROPPED_TAG,
-    FILE_STATS_TAG,
     ProcessArchiveFn,
     ReadAndProcessArchives,
     count_outputs,
+    splits_for,
 )
 from kosmos_data.checkpoint import file_key, per_file_dropped_key, split_done
 from kosmos_data.config import as_jsonable
@@ -102,9 +102,9 @@ class InterleavedConfig:
     images: ImageConfig = field(default_factory=ImageConfig)
     shards: ShardConfig = field(default_factory=ShardConfig)
     resume: bool = False  # continue a run: skip archives with completion markers
-    #: Workers that share one archive (see ``ProcessArchiveFn``); 0 = as many as the local
-    #: runner's worker processes (``--direct_num_workers``), else 1. Outputs do not depend
-    #: on it.
+    #: Workers that share one archive (see ``ProcessArchiveFn``); 0 = chosen from the local
+    #: runner's worker processes (``--direct_num_workers``) and the archives' sizes
+    #: (``splits_for``), else 1. Outputs do not depend on it.
     archive_splits: int = 0
     # remote globs / path lists in ``archives`` are matched by the pipeline (ListArchives)
     inputs: InputConfig = field(default_factory=InputConfig)
@@ -158,7 +158,8 @@ def _job_args(parser: argparse.ArgumentParser) -> None:
         "--archive-splits",
         type=int,
         default=0,
-        help="workers sharing one archive (0: the local runner's worker count)",
+        help="workers sharing one archive (0: chosen from the local runner's worker count "
+        "and the archives' sizes)",
     )
 
 
@@ -273,20 +274,18 @@ def build(pipeline: beam.Pipeline, config: InterleavedConfig) -> dict[str, beam.
     per_file = pipeline | "ReadAndProcessArchives" >> ReadAndProcessArchives(
         todo, fn, splits=config.archive_splits or 1, inputs=config.inputs, skip_keys=done
     )
-    # Checkpoint per archive; from here on docs/dropped/dead/per-file stats cover every
-    # archive of the run, including those completed by an earlier attempt.
-    ckpt = {
-        "docs": per_file.docs,
-        "dropped": per_file[DROPPED_TAG],
-        "dead_letter": per_file[DEAD_TAG],
-        "file_stats": per_file[FILE_STATS_TAG],
-    } | "CheckpointPerFile" >> CheckpointPerFile(out, len(todo), resumed_keys, started_at)
+    # Checkpoint per archive; from here on docs/dead/per-file stats cover every archive of
+    # the run, including those completed by an earlier attempt. The per-archive stages'
+    # drops are counts among the stats (their dropped/ rows are written per archive): the
+    # dropped records below are those of the corpus-wide stages.
+    ckpt = per_file | "CheckpointPerFile" >> CheckpointPerFile(
+        out, len(todo), resumed_keys, started_at
+    )
     docs = ckpt["docs"]
-    dropped = ckpt["dropped"]
     dead = ckpt["dead_letter"]
     # Deduplication, then decontamination (kosmos_data/beam/dedup.py, beam/decontam.py).
     docs, dropped, dedup_stats, dedup_extra = add_dedup_stages(
-        docs, dropped, config.dedup, config.decontam, out, QualityRefilter(config.quality)
+        docs, None, config.dedup, config.decontam, out, QualityRefilter(config.quality)
     )
     # Images: fetch, filter, dedup, decontaminate, join back (off unless --fetch-images).
     docs, dropped, image_stats = add_image_stage(docs, dropped, config.images, out)
@@ -329,9 +328,21 @@ def prepare(
     options = parsed.options
     config = config_from_args(parsed)
     if config.archive_splits == 0:
-        config = dataclasses.replace(config, archive_splits=local_workers(options))
+        splits = splits_for(_local_sizes(config.archives), local_workers(options))
+        config = dataclasses.replace(config, archive_splits=splits)
     prepare_output(config)
     return options, config
+
+
+def _local_sizes(archives: tuple[str, ...]) -> list[int] | None:
+    """Sizes of the archives, when all are local files (remote ones are matched by the
+    pipeline: their sizes are not looked up at launch)."""
+    if any(matched_by_pipeline(p) for p in archives):
+        return None
+    try:
+        return [os.path.getsize(p) for p in archives]
+    except OSError:
+        return None
 
 
 def execute(options: PipelineOptions, config: InterleavedConfig) -> dict:

@@ -28,12 +28,11 @@ from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
 
 from kosmos_data import __version__
-from kosmos_data.beam.transforms import DEAD_TAG, DROPPED_TAG, STATS_TAG, publish_bytes
+from kosmos_data.beam.transforms import DEAD_TAG, STATS_TAG, publish_bytes
 from kosmos_data.checkpoint import (
     DONE_DIR,
     KIND_DEAD,
     KIND_DOC,
-    KIND_DROPPED,
     KIND_STATS,
     PER_FILE_DIR,
     RUN_FILE,
@@ -44,10 +43,9 @@ from kosmos_data.checkpoint import (
     kill_after_markers,
     marker_body,
     marker_key,
-    packed,
     run_fingerprint,
 )
-from kosmos_data.funnel import RECORDS_IN
+from kosmos_data.funnel import DROPPED, RECORDS_IN
 
 log = logging.getLogger(__name__)
 
@@ -220,8 +218,6 @@ class ReadProgress:
 
 def _emit(result: FileResult) -> Iterator[object]:
     yield from result.docs
-    for d in result.dropped:
-        yield TaggedOutput(DROPPED_TAG, d)
     for d in result.dead:
         yield TaggedOutput(DEAD_TAG, d)
     for e in result.stats:
@@ -230,7 +226,7 @@ def _emit(result: FileResult) -> Iterator[object]:
 
 def _emit_packed(rows: list[tuple[str, str, bytes]]) -> Iterator[object]:
     """Packed rows -> tagged outputs, unpickling one record at a time."""
-    tags = {KIND_DROPPED: DROPPED_TAG, KIND_DEAD: DEAD_TAG, KIND_STATS: STATS_TAG}
+    tags = {KIND_DEAD: DEAD_TAG, KIND_STATS: STATS_TAG}
     for kind, _, blob in rows:
         rec = pickle.loads(blob)
         yield rec if kind == KIND_DOC else TaggedOutput(tags[kind], rec)
@@ -252,19 +248,20 @@ class _WriteCheckpointFn(beam.DoFn):
         self.kill_after = kill_after_markers()
 
     def process(self, element) -> Iterator[object]:
-        path, tagged = element
+        path, batches = element
         key = file_key(path)
         name = f"{key}.parquet"
-        # Values arrive packed (``packed``): documents stay pickles until they are emitted,
-        # one at a time, so an archive's group never holds its documents as live objects.
+        # Values arrive packed (``packed``), in batches (a chunk of records each): documents
+        # stay pickles until they are emitted, one at a time, so an archive's group never
+        # holds its documents as live objects.
         rows: list[tuple[str, str, bytes]] = []
         counts = {"records_in": 0, "kept": 0, "dropped": 0, "dead_letter": 0}
-        names = {KIND_DOC: "kept", KIND_DROPPED: "dropped", KIND_DEAD: "dead_letter"}
-        for kind, sort_key, blob in tagged:
+        names = {KIND_DOC: "kept", KIND_DEAD: "dead_letter"}
+        for kind, sort_key, blob in (row for batch in batches for row in batch):
             if kind == KIND_STATS:
                 (k, _, _), n = pickle.loads(blob)
-                if k == RECORDS_IN:
-                    counts["records_in"] += n
+                if k in (RECORDS_IN, DROPPED):  # drops travel as counts (ProcessArchiveFn)
+                    counts[k] += n
             else:
                 counts[names[kind]] += 1
             rows.append((kind, sort_key, blob))
@@ -316,10 +313,12 @@ class _ReadCheckpointFn(beam.DoFn):
 class CheckpointPerFile(beam.PTransform):
     """Per-file outputs of fresh archives + checkpoints of completed ones -> the whole corpus.
 
-    Input: a dict with ``docs``, ``dropped``, ``dead_letter`` (records whose provenance names
-    their archive) and ``file_stats`` (``(archive, ((kind, stage, reason), n))``). Output: a
-    dict with ``docs``, ``dropped``, ``dead_letter`` and ``stats`` (unkeyed events) covering
-    fresh and resumed archives alike.
+    Input: ``(archive, packed rows)`` batches (``ReadAndProcessArchives``: documents, dead
+    letters and funnel events, the per-file stages' drops among them as counts). Output: a
+    dict with ``docs``, ``dead_letter`` and ``stats`` (unkeyed events) covering fresh and
+    resumed archives alike. The branch that reads checkpoints back exists only in a run
+    that resumes some: the FnApiRunner copies every element of a ``Flatten`` once more, and
+    the merge of the two branches would be one, for every document of every run.
     """
 
     def __init__(
@@ -335,41 +334,28 @@ class CheckpointPerFile(beam.PTransform):
         self.resumed_keys = sorted(resumed_keys)
         self.started_at = started_at
 
-    def expand(self, pcolls):
-        pipeline = pcolls["docs"].pipeline
-        keyed = (
-            pcolls["docs"]
-            | "KeyDocs" >> beam.Map(lambda d: (d.provenance.warc_file, packed(KIND_DOC, d))),
-            pcolls["dropped"]
-            | "KeyDropped" >> beam.Map(lambda d: (d.provenance.warc_file, packed(KIND_DROPPED, d))),
-            pcolls["dead_letter"]
-            | "KeyDeadLetters"
-            >> beam.Map(lambda d: (d.provenance.warc_file, packed(KIND_DEAD, d))),
-            pcolls["file_stats"]
-            | "KeyStats" >> beam.Map(lambda e: (e[0], packed(KIND_STATS, e[1]))),
-        )
+    def expand(self, per_file):
         fresh = (
-            keyed
-            | "FlattenPerFile" >> beam.Flatten()
+            per_file
             | "GroupByFile" >> beam.GroupByKey()
             | "WriteCheckpoint"
             >> beam.ParDo(
                 _WriteCheckpointFn(self.run_dir, self.total_files, self.started_at)
-            ).with_outputs(DROPPED_TAG, DEAD_TAG, STATS_TAG, main="docs")
+            ).with_outputs(DEAD_TAG, STATS_TAG, main="docs")
         )
+        if not self.resumed_keys:
+            return {"docs": fresh.docs, "dead_letter": fresh[DEAD_TAG], "stats": fresh[STATS_TAG]}
         restored = (
-            pipeline
+            per_file.pipeline
             | "ListCompleted" >> beam.Create(self.resumed_keys)
             | "SpreadCompleted" >> beam.Reshuffle()
             | "ReadCheckpoint"
             >> beam.ParDo(_ReadCheckpointFn(self.run_dir)).with_outputs(
-                DROPPED_TAG, DEAD_TAG, STATS_TAG, main="docs"
+                DEAD_TAG, STATS_TAG, main="docs"
             )
         )
         return {
             "docs": (fresh.docs, restored.docs) | "MergeDocs" >> beam.Flatten(),
-            "dropped": (fresh[DROPPED_TAG], restored[DROPPED_TAG])
-            | "MergeDropped" >> beam.Flatten(),
             "dead_letter": (fresh[DEAD_TAG], restored[DEAD_TAG])
             | "MergeDeadLetters" >> beam.Flatten(),
             "stats": (fresh[STATS_TAG], restored[STATS_TAG]) | "MergeStats" >> beam.Flatten(),

@@ -141,9 +141,10 @@ class Decontaminate(beam.PTransform):
 def add_dedup_stages(docs, dropped, dedup, decontam: DecontamConfig, output: str, refilter=None):
     """Deduplication, then decontamination, on a documents PCollection (the interleaved,
     text and caption jobs all call this). Returns ``(docs, dropped, stats, extra)``:
-    ``dropped`` with the new drops flattened in, ``stats`` to add to the funnel events and
-    ``extra`` for ``funnel.json`` (says whether decontamination ran or was skipped)."""
-    drops, stats, extra = [dropped], [], {}
+    ``dropped`` (the job's, or None) with the new drops flattened in, ``stats`` to add to
+    the funnel events and ``extra`` for ``funnel.json`` (says whether decontamination ran or
+    was skipped)."""
+    drops, stats, extra = ([] if dropped is None else [dropped]), [], {}
     if dedup.enabled:
         r = docs | "DropDuplicates" >> DropDuplicates(dedup)
         docs = r["kept"]
@@ -164,5 +165,5 @@ def add_dedup_stages(docs, dropped, dedup, decontam: DecontamConfig, output: str
             "skipped": True,
             "reason": "no task files given (--decontaminate-against SPEC); nothing compared",
         }
-    dropped = tuple(drops) | "FlattenDedupDropped" >> beam.Flatten()
+    dropped = tuple(drops) | "FlattenDedupDropped" >> beam.Flatten(pipeline=docs.pipeline)
     return docs, dropped, stats, extra

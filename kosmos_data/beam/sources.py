@@ -63,7 +63,7 @@ class ReadTableFileFn(beam.DoFn):
             n += 1
             prov = Provenance(path, f"<file:{path}>", 0, "", "")
             yield from _dead(DeadLetter("read", "unreadable_table", prov, str(e)), self.counters)
-        yield from file_read(path, n, self.counters, per_file=False)
+        yield from file_read(path, n, self.counters)
         log.info("read %s: %d rows in %.1fs", path, n, time.monotonic() - start)
 
 

@@ -23,7 +23,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
 
 from kosmos_data.beam.inputs import ListArchives
-from kosmos_data.checkpoint import per_file_dropped_name, stub
+from kosmos_data.checkpoint import KIND_DEAD, KIND_DOC, KIND_STATS, packed, per_file_dropped_name
 from kosmos_data.funnel import DEAD_LETTER, DROPPED, FILES, KEPT, RECORDS_IN
 from kosmos_data.inputs import InputConfig
 from kosmos_data.outputs import (
@@ -45,9 +45,6 @@ DEAD_TAG = "dead_letter"
 STATS_TAG = "stats"
 #: Items of a stage's own report (``Outcome.report``; decontamination's per-task matches).
 REPORT_TAG = "report"
-#: The same accounting events keyed by archive, ``(warc_file, ((kind, stage, reason), n))``,
-#: for per-file checkpoints (``kosmos_data.beam.checkpoint``); unused outputs cost nothing.
-FILE_STATS_TAG = "file_stats"
 
 
 def _namespace(stage: str) -> str:
@@ -74,20 +71,16 @@ def _dead(d: DeadLetter, counters: _Counters) -> Iterator[TaggedOutput]:
 
 
 def file_read(
-    path: str, n: int, counters: _Counters, per_file: bool, count_file: bool = True
+    path: str, n: int, counters: _Counters, count_file: bool = True
 ) -> Iterator[TaggedOutput]:
     """A reader's accounting for one input file of ``n`` records: Beam counters and the
-    funnel's ``files``/``records_in`` events (also keyed by file for per-file checkpoints).
-    A reader of one split of a file passes ``count_file`` only for the first split."""
+    funnel's ``files``/``records_in`` events. A reader of one split of a file passes
+    ``count_file`` only for the first split."""
     counters.inc("read", "records", n)
-    events = [((RECORDS_IN, "", ""), n)]
     if count_file:
         counters.inc("read", "files")
-        events.insert(0, ((FILES, "", ""), 1))
-    for event in events:
-        yield TaggedOutput(STATS_TAG, event)
-        if per_file:
-            yield TaggedOutput(FILE_STATS_TAG, (path, event))
+        yield TaggedOutput(STATS_TAG, ((FILES, "", ""), 1))
+    yield TaggedOutput(STATS_TAG, ((RECORDS_IN, "", ""), n))
 
 
 def _metric_name(key: tuple[str, str, str]) -> str:
@@ -119,7 +112,6 @@ class ApplyStepFn(beam.DoFn):
         for key, n in outcome.counters.items():
             self.counters.inc(stage, _metric_name(key), n)
             yield TaggedOutput(STATS_TAG, (key, n))
-            yield TaggedOutput(FILE_STATS_TAG, (subject.provenance.warc_file, (key, n)))
         for item in outcome.report:
             yield TaggedOutput(REPORT_TAG, item)
         if outcome.dead is not None:
@@ -134,7 +126,7 @@ class ApplyStepFn(beam.DoFn):
 
 class ApplyStep(beam.PTransform):
     """The one routing transform: a step's stable label and the standard tagged outputs
-    (``kept``, ``dropped``, ``dead_letter``, ``stats``, ``file_stats``, ``report``)."""
+    (``kept``, ``dropped``, ``dead_letter``, ``stats``, ``report``)."""
 
     def __init__(self, step) -> None:
         super().__init__()
@@ -142,14 +134,14 @@ class ApplyStep(beam.PTransform):
 
     def expand(self, pcoll):
         return pcoll | "Apply" >> beam.ParDo(ApplyStepFn(self.step)).with_outputs(
-            DROPPED_TAG, DEAD_TAG, STATS_TAG, FILE_STATS_TAG, REPORT_TAG, main="kept"
+            DROPPED_TAG, DEAD_TAG, STATS_TAG, REPORT_TAG, main="kept"
         )
 
 
 class _DroppedRows:
     """``dropped/`` rows of one archive's per-file stages, written per chunk of records."""
 
-    def __init__(self, directory: str | None, path: str, fraction: float) -> None:
+    def __init__(self, directory: str, path: str, fraction: float) -> None:
         self.directory = directory
         self.path = path
         self.fraction = fraction
@@ -161,18 +153,13 @@ class _DroppedRows:
             self.flush()
             self.chunk = chunk
 
-    def add(self, d: Dropped) -> Dropped:
-        """Keep the row (if sampled); the stub to send on."""
-        if self.directory is None:
-            if d.document is not None and not keep_dropped_row(d, self.fraction):
-                d.document = None  # not written to dropped/: no need to carry it
-            return d
+    def add(self, d: Dropped) -> None:
+        """Keep the row, if sampled (``OutputConfig.dropped_fraction``)."""
         if keep_dropped_row(d, self.fraction):
             self.rows.append(dropped_to_row(d))
-        return stub(d)
 
     def flush(self) -> None:
-        if self.rows and self.directory is not None:
+        if self.rows:
             name = per_file_dropped_name(self.path, self.chunk)
             data = rows_to_parquet_bytes(self.rows, DROPPED_SCHEMA)
             publish_bytes(FileSystems.join(self.directory, name), data)
@@ -186,16 +173,22 @@ class ProcessArchiveFn(beam.DoFn):
     sampling) depend on one record only, and a raw payload (~100 KB of HTML) is 10-50x the
     document made from it. Running them where the archive is read means no payload ever
     crosses a shuffle or a runner's data plane (on the FnApiRunner each element between
-    fused stages is buffered and copied); only documents, dropped-record stubs, dead letters
-    and one funnel-counter summary per archive leave. Common Crawl has ~90,000 archives per
-    snapshot, so per-archive parallelism is plenty at scale.
+    fused stages is buffered and copied); only documents, dead letters and the counters of
+    each archive leave. Common Crawl has ~90,000 archives per snapshot, so per-archive
+    parallelism is plenty at scale.
 
-    Outputs: kept documents (main), ``dropped``, ``dead_letter`` and ``file_stats``
-    (``(archive, ((kind, stage, reason), n))``, summed per archive). With ``dropped_dir``
-    set, the ``dropped/`` rows of these stages are written here, one Parquet file per chunk
-    of ``chunk_records`` records (``dropped/perfile-<archive key>-<chunk>.parquet``),
-    and only stubs (``Dropped.written``) go on: dropped documents, most of an archive's
-    documents, never cross a shuffle, so a local run's memory does not grow with them.
+    Output: ``(archive, rows)``, one element per chunk of ``chunk_records`` records, ``rows``
+    the chunk's documents and dead letters packed (``kosmos_data.checkpoint.packed``: kind,
+    sort key, pickle), the last element of each split also its funnel events (``stats``,
+    ``((kind, stage, reason), n)`` summed over the split), ready for ``CheckpointPerFile``'s
+    grouping by archive. The ``dropped/`` rows of these stages are written here, one
+    Parquet file per chunk (``dropped/perfile-<archive key>-<chunk>.parquet``), and the
+    drops go on as counts only, ``((dropped, stage, reason), n)`` among the funnel events:
+    dropped records, most of an archive's, never cross a shuffle, so a local run's memory
+    does not grow with them. Why batches and counts: a runner's cost per element (on the
+    FnApiRunner ~100 µs of the launcher's time per element and grouping, measured) is paid
+    once per chunk, not once per record, and the one output needs no ``Flatten`` (which the
+    FnApiRunner always materialises: one more copy of every element) before the grouping.
 
     An element is ``(path, split, splits, rotation)``: with ``splits`` > 1, each of ``splits``
     workers reads the whole archive (decompression and record parsing, ~10% of the
@@ -212,7 +205,7 @@ class ProcessArchiveFn(beam.DoFn):
         self,
         config: ReadConfig,
         steps: Sequence[object],
-        dropped_dir: str | None = None,
+        dropped_dir: str,
         dropped_fraction: float = 1.0,
         progress: Callable[[int], None] | None = None,
         chunk_records: int = 1024,
@@ -232,14 +225,16 @@ class ProcessArchiveFn(beam.DoFn):
         for step in self.steps:
             step.setup()
 
-    def process(self, element: tuple[str, int, int, int]) -> Iterator[object]:
+    def process(self, element: tuple[str, int, int, int]) -> Iterator[tuple[str, list]]:
         path, split, splits, rotation = element
         start = time.monotonic()
         n = 0  # records of this archive that this split owns
         i = -1  # index of the record in the archive
         funnel: dict[tuple[str, str, str], int] = {}
         metrics: dict[tuple[str, str], int] = {}
+        drops: dict[tuple[str, str, str], int] = {}  # (dropped, stage, reason) -> records
         rows = _DroppedRows(self.dropped_dir, path, self.dropped_fraction)
+        batch: list[tuple[str, str, bytes]] = []  # packed documents and dead letters
         chunk = self.chunk_records
         try:
             with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
@@ -247,50 +242,58 @@ class ProcessArchiveFn(beam.DoFn):
                     i += 1
                     if (i // chunk + rotation) % splits != split:
                         continue
+                    if i // chunk != rows.chunk and batch:  # one element per chunk
+                        yield path, batch
+                        batch = []
                     rows.at(i // chunk)
                     n += 1
                     if isinstance(rec, DeadLetter):
-                        yield from _dead(rec, self.counters)
+                        batch.append(self._dead(rec))
                         continue
                     counts: dict[tuple[str, str, str], int] = {}
                     res = run_steps(self.steps, rec, counts)
                     for key, c in counts.items():
                         funnel[key] = funnel.get(key, 0) + c
                     if res.record is not None:
-                        yield res.record
+                        batch.append(packed(KIND_DOC, res.record))
                     elif res.dropped is not None:
                         d = res.dropped
                         mkey = (d.stage, f"dropped_{d.reason}")
                         metrics[mkey] = metrics.get(mkey, 0) + 1
-                        yield TaggedOutput(DROPPED_TAG, rows.add(d))
+                        dkey = (DROPPED, d.stage, d.reason)
+                        drops[dkey] = drops.get(dkey, 0) + 1
+                        rows.add(d)
                     else:
-                        yield from _dead(res.dead, self.counters)
+                        batch.append(self._dead(res.dead))
         except Exception as e:
             # the failure takes the next record's place
             if ((i + 1) // chunk + rotation) % splits == split:
                 n += 1
                 prov = Provenance(path, f"<file:{path}>", 0, "", "")
-                dead = DeadLetter("read", "unreadable_file", prov, repr(e))
-                yield from _dead(dead, self.counters)
+                batch.append(self._dead(DeadLetter("read", "unreadable_file", prov, repr(e))))
         rows.flush()
         for key, c in funnel.items():  # the steps' counters, once per archive
             self.counters.inc(key[1], _metric_name(key), c)
         for (stage, name), c in metrics.items():
             self.counters.inc(stage, name, c)
-        for key in sorted(funnel):
-            yield TaggedOutput(FILE_STATS_TAG, (path, (key, funnel[key])))
-        for event in file_read(path, n, self.counters, per_file=True, count_file=split == 0):
-            if event.tag == FILE_STATS_TAG:
-                yield event
+        events = [(key, funnel[key]) for key in sorted(funnel)]
+        events += [(key, drops[key]) for key in sorted(drops)]  # their rows are written
+        events += [e.value for e in file_read(path, n, self.counters, count_file=split == 0)]
+        yield path, batch + [packed(KIND_STATS, e) for e in events]
         if self.progress is not None and split == splits - 1:
             self.progress(i + 1)
         part = f" (split {split + 1}/{splits})" if splits > 1 else ""
         log.info("read %s%s: %d records in %.1fs", path, part, n, time.monotonic() - start)
 
+    def _dead(self, d: DeadLetter) -> tuple[str, str, bytes]:
+        self.counters.inc(d.stage, f"dead_letter_{d.reason}")
+        return packed(KIND_DEAD, d)
+
 
 class ReadAndProcessArchives(beam.PTransform):
-    """Archive paths -> documents, dropped records, dead letters and per-archive counters,
-    with the per-record steps run where each archive is read (see ``ProcessArchiveFn``).
+    """Archive paths -> ``(archive, packed rows)``: the documents, dead letters and counters
+    (drops included) of each chunk of records, the per-record steps run where each archive is
+    read (see ``ProcessArchiveFn``), ready for ``CheckpointPerFile``.
 
     A ``Reshuffle`` spreads the (small) paths over workers first: each archive is one unit
     of work, and runners would otherwise keep the whole list on the worker that created it.
@@ -321,9 +324,36 @@ class ReadAndProcessArchives(beam.PTransform):
             | "ListArchives" >> ListArchives(self.paths, self.inputs, self.skip_keys)
             | "SplitArchives" >> beam.FlatMap(_split_archive, self.splits, _positions(self.paths))
             | "SpreadArchives" >> _SpreadEvenly()
-            | "ProcessArchive"
-            >> beam.ParDo(self.fn).with_outputs(DROPPED_TAG, DEAD_TAG, FILE_STATS_TAG, main="docs")
+            | "ProcessArchive" >> beam.ParDo(self.fn)
         )
+
+
+#: Share of an archive's cost in reading it (decompression and record parsing) when every
+#: record is run through the steps: measured 0.06 (1.6 of 28 CPU-s for a 218 MB archive of
+#: real pages, ``bench/scale.py`` 16x, 2026-12-04); 0.08 leaves room for archives of more
+#: non-response records.
+READ_SHARE = 0.08
+
+
+def splits_for(sizes: Sequence[int] | None, workers: int) -> int:
+    """How many workers share each archive in a local run of ``workers`` processes.
+
+    Splitting costs every split the reading of the whole archive (``READ_SHARE``), not
+    splitting costs balance: the FnApiRunner deals archives to workers in turn, so a worker
+    gets at most ``ceil(archives / workers)`` of them, the largest at worst. Whichever
+    bound is smaller wins: two archives of one size on two workers are not split (measured:
+    28.6 s against 30.8 s split, the 16x row of ``bench/scale.py``), one or three are.
+    ``sizes`` None (archives matched by the pipeline, sizes unknown at launch): split.
+    """
+    if workers <= 1:
+        return 1
+    if not sizes:
+        return workers
+    total = float(sum(sizes))
+    per_worker = -(-len(sizes) // workers)
+    whole = float(sum(sorted(sizes, reverse=True)[:per_worker]))
+    shared = READ_SHARE * total + (1 - READ_SHARE) * total / workers
+    return 1 if whole <= shared else workers
 
 
 def _positions(paths: Sequence[str]) -> dict[str, int]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+from kosmos_data.beam.transforms import splits_for
+
 from .conftest import SHARED, dir_digest, load_funnel, run_interleaved
 
 
@@ -62,3 +64,17 @@ def test_small_archives_start_on_different_splits():
     assert e == ("gs://x/c.warc.gz", 0, 1, 0)
     r = {e[3] for e in _split_archive("gs://x/c.warc.gz", 3, pos)}
     assert r == {stable_shard("gs://x/c.warc.gz", 3)}
+
+
+def test_splits_for_weighs_balance_against_reading_twice():
+    # Two archives of one size on two workers: each worker takes one whole archive; one
+    # archive, or three, leave a worker idle for a whole archive: split.
+    assert splits_for([100, 100], 2) == 1
+    assert splits_for([100, 100, 100, 100], 2) == 1
+    assert splits_for([100], 2) == 2
+    assert splits_for([100, 100, 100], 2) == 2
+    # Very unequal archives: the large one alone would take the run's time.
+    assert splits_for([1000, 100], 2) == 2
+    # One worker, or sizes unknown at launch (remote archives matched by the pipeline).
+    assert splits_for([100], 1) == 1
+    assert splits_for(None, 2) == 2
