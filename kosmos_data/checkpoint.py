@@ -4,14 +4,15 @@ A Common Crawl snapshot is ~90,000 WARC files; a run that dies after 60,000 of t
 start again from zero. The per-file part of a job (read -> prefilter -> extract -> sampling
 -> langid -> quality) depends on one archive only, so its results are checkpointed per file:
 
-    RUN/_per_file/<file_key>.parquet   every kept document and dead letter of the file
-                                       (lossless: the pickled record), plus its funnel events
-                                       (``stats``, its drops counted per reason: their rows are
-                                       in ``dropped/perfile-*``), written to a temp name and
-                                       renamed
+    RUN/_per_file/<file_key>-<chunk>.parquet
+                                       one part per chunk of records: its kept documents and
+                                       dead letters (lossless: the pickled record), plus its
+                                       funnel events (``stats``, its drops counted per reason:
+                                       their rows are in ``dropped/perfile-*``), written to a
+                                       temp name and renamed where the archive is read
     RUN/_done/<file_key>.json          the completion marker, written (tmp + rename) only
-                                       AFTER the parquet is in place; holds counts and the
-                                       checkpoint's sha256
+                                       AFTER every part is in place; lists the parts with
+                                       their sha256 and counts
 
 A resumed run (``--resume``) lists the markers before the pipeline is built, does not read
 those archives again, and reads their checkpoints back instead; the global stages and the
@@ -38,6 +39,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kosmos_data import rundir
+from kosmos_data.funnel import DROPPED, RECORDS_IN
 from kosmos_data.records import DeadLetter, Document
 
 PER_FILE_DIR = rundir.PER_FILE
@@ -80,8 +82,9 @@ def file_key(path: str) -> str:
 
 @dataclass(slots=True)
 class FileResult:
-    """Everything the per-file stages produced for one archive (its drops as counts among
-    ``stats``: their rows are in ``dropped/`` already, see ``ProcessArchiveFn``)."""
+    """What the per-file stages produced for one checkpoint part (one chunk of an archive's
+    records; its drops as counts among ``stats``: their rows are in ``dropped/`` already,
+    see ``ProcessArchiveFn``)."""
 
     path: str
     docs: list[Document]
@@ -143,16 +146,44 @@ def decode_file_result(data: bytes) -> FileResult:
     )
 
 
-def marker_body(path: str, checkpoint_name: str, data: bytes, counts: dict) -> dict[str, object]:
-    """The completion marker: enough to check the checkpoint and to print progress."""
+def part_name(path: str, chunk: int) -> str:
+    """File name, in ``_per_file/``, of the checkpoint part of one chunk of records of
+    archive ``path`` (the chunks of ``ProcessArchiveFn``, ``archive_chunk_records`` each)."""
+    return f"{file_key(path)}-{chunk:06d}.parquet"
+
+
+def rows_counts(rows: Iterable[tuple[str, str, bytes]]) -> dict[str, int]:
+    """Records in, kept, dropped and dead-lettered, from packed rows (a part's)."""
+    counts = {"records_in": 0, "kept": 0, "dropped": 0, "dead_letter": 0}
+    for kind, _, blob in rows:
+        if kind == KIND_STATS:
+            (k, _, _), n = pickle.loads(blob)
+            if k in (RECORDS_IN, DROPPED):
+                counts[k] += n
+        else:
+            counts["kept" if kind == KIND_DOC else "dead_letter"] += 1
+    return counts
+
+
+def part_entry(chunk: int, name: str, data: bytes, rows) -> dict[str, object]:
+    """A part's entry in its archive's marker: enough to check it and to count it."""
     return {
-        "path": path,
-        "file_key": file_key(path),
-        "checkpoint": checkpoint_name,
+        "chunk": chunk,
+        "name": name,
         "sha256": hashlib.sha256(data).hexdigest(),
         "bytes": len(data),
-        "counts": counts,
+        "counts": rows_counts(rows),
     }
+
+
+def marker_body(path: str, parts: Iterable[dict]) -> dict[str, object]:
+    """The completion marker: the archive's parts (in chunk order) and their summed counts."""
+    ordered = sorted(parts, key=lambda p: p["chunk"])
+    counts = {"records_in": 0, "kept": 0, "dropped": 0, "dead_letter": 0}
+    for p in ordered:
+        for k, v in p["counts"].items():
+            counts[k] += v
+    return {"path": path, "file_key": file_key(path), "parts": ordered, "counts": counts}
 
 
 def per_file_dropped_name(path: str, chunk: int) -> str:

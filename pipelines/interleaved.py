@@ -28,6 +28,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from kosmos_data import __version__, rundir
 from kosmos_data.beam.checkpoint import (
+    ArchiveCheckpoints,
     CheckpointPerFile,
     ReadProgress,
     done_keys,
@@ -39,6 +40,9 @@ from kosmos_data.beam.inputs import expand_inputs
 from kosmos_data.beam.report_stats import CorpusBreakdowns
 from kosmos_data.beam.shards import WriteShards
 from kosmos_data.beam.transforms import (
+    DEAD_TAG,
+    PARTS_TAG,
+    STATS_TAG,
     ProcessArchiveFn,
     ReadAndProcessArchives,
     count_outputs,
@@ -263,10 +267,12 @@ def build(pipeline: beam.Pipeline, config: InterleavedConfig) -> dict[str, beam.
         resumed_keys = sorted(done)  # the checkpoint fingerprint guarantees the same inputs
     if resumed_keys:
         log.info("resume: %d archive(s) done earlier, %d to process", len(resumed), len(todo))
+    checkpoints = ArchiveCheckpoints(out, len(todo), started_at)
     fn = ProcessArchiveFn(
         config.read,
         steps(config),
         dropped_dir=RunDir(out).dropped,
+        checkpoints=checkpoints,
         dropped_fraction=config.outputs.dropped_fraction,
         chunk_records=config.outputs.archive_chunk_records,
         progress=ReadProgress(len(todo), started_at),
@@ -274,13 +280,14 @@ def build(pipeline: beam.Pipeline, config: InterleavedConfig) -> dict[str, beam.
     per_file = pipeline | "ReadAndProcessArchives" >> ReadAndProcessArchives(
         todo, fn, splits=config.archive_splits or 1, inputs=config.inputs, skip_keys=done
     )
-    # Checkpoint per archive; from here on docs/dead/per-file stats cover every archive of
-    # the run, including those completed by an earlier attempt. The per-archive stages'
-    # drops are counts among the stats (their dropped/ rows are written per archive): the
-    # dropped records below are those of the corpus-wide stages.
-    ckpt = per_file | "CheckpointPerFile" >> CheckpointPerFile(
-        out, len(todo), resumed_keys, started_at
-    )
+    # Checkpoints are written per archive where it is read (parts, then the marker); from
+    # here on docs/dead/stats cover every archive of the run, including those completed by
+    # an earlier attempt. The per-archive stages' drops are counts among the stats (their
+    # dropped/ rows are written per archive): the dropped records below are those of the
+    # corpus-wide stages.
+    outputs = {"docs": per_file.docs, "dead_letter": per_file[DEAD_TAG]}
+    outputs |= {"stats": per_file[STATS_TAG], "parts": per_file[PARTS_TAG]}
+    ckpt = outputs | "CheckpointPerFile" >> CheckpointPerFile(out, checkpoints, resumed_keys)
     docs = ckpt["docs"]
     dead = ckpt["dead_letter"]
     # Deduplication, then decontamination (kosmos_data/beam/dedup.py, beam/decontam.py).

@@ -1,12 +1,15 @@
 """Resumable runs on Beam: per-WARC-file checkpoints, completion markers and progress.
 
-``CheckpointPerFile`` sits between the per-file stages (read ... sampling) and the global
-ones (dedup, image fetching, writers). It groups the per-file outputs by archive, writes each
-archive's results durably (``RUN/_per_file/<key>.parquet``, tmp + rename) and only then its
-completion marker (``RUN/_done/<key>.json``), and passes the records on. Archives that were
-completed by an earlier attempt of the same run are not read again: their checkpoints are
-read back and flattened with the fresh results, so everything downstream — and the funnel —
-sees the whole corpus, exactly as in an uninterrupted run. See ``kosmos_data.checkpoint``.
+The per-file stages (read ... PII) write each archive's results durably where the archive is
+read (``ArchiveCheckpoints`` in ``ProcessArchiveFn``: a part per chunk of records,
+``RUN/_per_file/<key>-<chunk>.parquet``, tmp + rename) and only then its completion marker
+(``RUN/_done/<key>.json``), so an archive is done the moment its reader is, on every
+runner. ``CheckpointPerFile`` sits between them and the global stages (dedup, image
+fetching, writers): it writes the markers of archives shared by several workers, and for
+archives completed by an earlier attempt of the same run, which are not read again, reads
+their checkpoints back and flattens them with the fresh results, so everything downstream —
+and the funnel — sees the whole corpus, exactly as in an uninterrupted run. See
+``kosmos_data.checkpoint``.
 """
 
 from __future__ import annotations
@@ -15,11 +18,10 @@ import hashlib
 import json
 import logging
 import os
-import pickle
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import ClassVar
 
 import apache_beam as beam
@@ -31,21 +33,18 @@ from kosmos_data import __version__
 from kosmos_data.beam.transforms import DEAD_TAG, STATS_TAG, publish_bytes
 from kosmos_data.checkpoint import (
     DONE_DIR,
-    KIND_DEAD,
-    KIND_DOC,
-    KIND_STATS,
     PER_FILE_DIR,
     RUN_FILE,
-    FileResult,
     decode_file_result,
     encode_rows,
     file_key,
     kill_after_markers,
     marker_body,
     marker_key,
+    part_entry,
+    part_name,
     run_fingerprint,
 )
-from kosmos_data.funnel import DROPPED, RECORDS_IN
 
 log = logging.getLogger(__name__)
 
@@ -76,18 +75,23 @@ def verify_checkpoints(run_dir: str, markers: list[str]) -> None:
     for path in markers:
         with FileSystems.open(path) as f:
             marker = json.loads(f.read())
-        ckpt = FileSystems.join(run_dir, PER_FILE_DIR, str(marker.get("checkpoint", "")))
-        if not marker.get("checkpoint") or not FileSystems.exists(ckpt):
-            raise ValueError(f"--resume: marker {path} names a missing checkpoint {ckpt}")
-        digest = hashlib.sha256()
-        with FileSystems.open(ckpt) as f:
-            while chunk := f.read(1 << 20):
-                digest.update(chunk)
-        if digest.hexdigest() != marker.get("sha256"):
-            raise ValueError(
-                f"--resume: checkpoint {ckpt} does not match its marker (sha256); nothing was "
-                "changed: rerun with --overwrite, or delete the marker to redo that archive"
-            )
+        parts = marker.get("parts")
+        if not isinstance(parts, list):
+            raise ValueError(f"--resume: marker {path} lists no checkpoint parts")
+        for part in parts:
+            ckpt = FileSystems.join(run_dir, PER_FILE_DIR, str(part.get("name", "")))
+            if not part.get("name") or not FileSystems.exists(ckpt):
+                raise ValueError(f"--resume: marker {path} names a missing checkpoint {ckpt}")
+            digest = hashlib.sha256()
+            with FileSystems.open(ckpt) as f:
+                while chunk := f.read(1 << 20):
+                    digest.update(chunk)
+            if digest.hexdigest() != part.get("sha256"):
+                raise ValueError(
+                    f"--resume: checkpoint {ckpt} does not match its marker (sha256); nothing "
+                    "was changed: rerun with --overwrite, or delete the marker to redo that "
+                    "archive"
+                )
 
 
 def prepare_checkpoints(run_dir: str, description: dict, *, resume: bool, overwrite: bool) -> int:
@@ -216,24 +220,16 @@ class ReadProgress:
 # --- checkpoint writer / reader --------------------------------------------------------------
 
 
-def _emit(result: FileResult) -> Iterator[object]:
-    yield from result.docs
-    for d in result.dead:
-        yield TaggedOutput(DEAD_TAG, d)
-    for e in result.stats:
-        yield TaggedOutput(STATS_TAG, e)
+class ArchiveCheckpoints:
+    """Writes an archive's checkpoint where it is read (``ProcessArchiveFn``): a part per
+    chunk of records, then, once every part is in place, the completion marker.
 
-
-def _emit_packed(rows: list[tuple[str, str, bytes]]) -> Iterator[object]:
-    """Packed rows -> tagged outputs, unpickling one record at a time."""
-    tags = {KIND_DEAD: DEAD_TAG, KIND_STATS: STATS_TAG}
-    for kind, _, blob in rows:
-        rec = pickle.loads(blob)
-        yield rec if kind == KIND_DOC else TaggedOutput(tags[kind], rec)
-
-
-class _WriteCheckpointFn(beam.DoFn):
-    """One archive's grouped results -> checkpoint parquet, then marker; records pass on."""
+    A part is ``RUN/_per_file/<file key>-<chunk>.parquet`` (``encode_rows``: the chunk's
+    documents, dead letters and funnel events); the marker ``RUN/_done/<file key>.json``
+    lists every part with its sha256. Order matters: a kill at any point leaves either no
+    marker (the archive is read again) or complete parts. Picklable; ``setup`` on the
+    worker.
+    """
 
     _markers_written = 0  # per process, for the fault-injection hook
     _lock = threading.Lock()
@@ -242,40 +238,27 @@ class _WriteCheckpointFn(beam.DoFn):
         self.run_dir = run_dir
         self.total = total
         self.started_at = started_at
+        self.files = None
+        self.kill_after = None
 
     def setup(self) -> None:
         self.files = Metrics.counter("kosmos_data.checkpoint", "files_checkpointed")
         self.kill_after = kill_after_markers()
 
-    def process(self, element) -> Iterator[object]:
-        path, batches = element
-        key = file_key(path)
-        name = f"{key}.parquet"
-        # Values arrive packed (``packed``), in batches (a chunk of records each): documents
-        # stay pickles until they are emitted, one at a time, so an archive's group never
-        # holds its documents as live objects.
-        rows: list[tuple[str, str, bytes]] = []
-        counts = {"records_in": 0, "kept": 0, "dropped": 0, "dead_letter": 0}
-        names = {KIND_DOC: "kept", KIND_DEAD: "dead_letter"}
-        for kind, sort_key, blob in (row for batch in batches for row in batch):
-            if kind == KIND_STATS:
-                (k, _, _), n = pickle.loads(blob)
-                if k in (RECORDS_IN, DROPPED):  # drops travel as counts (ProcessArchiveFn)
-                    counts[k] += n
-            else:
-                counts[names[kind]] += 1
-            rows.append((kind, sort_key, blob))
+    def write_part(self, path: str, chunk: int, rows: list[tuple[str, str, bytes]]) -> dict:
+        """Publish one chunk's part; its entry in the marker."""
+        name = part_name(path, chunk)
         data = encode_rows(path, rows)
-        # Order matters: the marker is published only once the checkpoint is in place, so a
-        # kill at any point leaves either no marker (file redone) or a complete checkpoint.
         publish_bytes(FileSystems.join(self.run_dir, PER_FILE_DIR, name), data)
-        marker = json.dumps(marker_body(path, name, data, counts), indent=2, sort_keys=True)
-        publish_bytes(
-            FileSystems.join(self.run_dir, DONE_DIR, f"{key}.json"), marker.encode("utf-8")
-        )
-        del data
+        return part_entry(chunk, name, data, rows)
+
+    def complete(self, path: str, parts: list[dict]) -> None:
+        """All of the archive's parts are published: its marker."""
+        body = marker_body(path, parts)
+        marker = json.dumps(body, indent=2, sort_keys=True).encode("utf-8")
+        publish_bytes(FileSystems.join(self.run_dir, DONE_DIR, f"{file_key(path)}.json"), marker)
         self.files.inc()
-        records = counts["records_in"]
+        records = body["counts"]["records_in"]
         log.info("%s", _Progress.update("checkpointed", self.total, self.started_at, records))
         with self._lock:
             type(self)._markers_written += 1
@@ -283,11 +266,26 @@ class _WriteCheckpointFn(beam.DoFn):
         if self.kill_after is not None and written >= self.kill_after:
             log.warning("fault injection: %d marker(s) written; SIGKILL to this process", written)
             os.kill(os.getpid(), signal.SIGKILL)
-        yield from _emit_packed(rows)
+
+
+class _WriteMarkerFn(beam.DoFn):
+    """An archive shared by several workers: every split's parts -> the marker."""
+
+    def __init__(self, checkpoints: ArchiveCheckpoints) -> None:
+        self.checkpoints = checkpoints
+
+    def setup(self) -> None:
+        self.checkpoints.setup()
+
+    def process(self, element: tuple[str, Iterable[list[dict]]]) -> Iterator[str]:
+        path, per_split = element
+        self.checkpoints.complete(path, [p for parts in per_split for p in parts])
+        yield path
 
 
 class _ReadCheckpointFn(beam.DoFn):
-    """An archive completed earlier: its checkpoint's records, verified against the marker."""
+    """An archive completed earlier: its checkpoint parts' records, each verified against the
+    marker."""
 
     def __init__(self, run_dir: str) -> None:
         self.run_dir = run_dir
@@ -298,55 +296,55 @@ class _ReadCheckpointFn(beam.DoFn):
     def process(self, key: str) -> Iterator[object]:
         with FileSystems.open(FileSystems.join(self.run_dir, DONE_DIR, f"{key}.json")) as f:
             marker = json.loads(f.read())
-        ckpt = FileSystems.join(self.run_dir, PER_FILE_DIR, marker["checkpoint"])
-        with FileSystems.open(ckpt) as f:
-            data = f.read()
-        if hashlib.sha256(data).hexdigest() != marker["sha256"]:
-            raise OSError(
-                f"checkpoint {ckpt} does not match its marker (sha256); rerun with "
-                "--overwrite or delete the marker to redo that archive"
-            )
+        for part in marker["parts"]:
+            ckpt = FileSystems.join(self.run_dir, PER_FILE_DIR, part["name"])
+            with FileSystems.open(ckpt) as f:
+                data = f.read()
+            if hashlib.sha256(data).hexdigest() != part["sha256"]:
+                raise OSError(
+                    f"checkpoint {ckpt} does not match its marker (sha256); rerun with "
+                    "--overwrite or delete the marker to redo that archive"
+                )
+            result = decode_file_result(data)
+            yield from result.docs
+            for d in result.dead:
+                yield TaggedOutput(DEAD_TAG, d)
+            for e in result.stats:
+                yield TaggedOutput(STATS_TAG, e)
         self.files.inc()
-        yield from _emit(decode_file_result(data))
 
 
 class CheckpointPerFile(beam.PTransform):
     """Per-file outputs of fresh archives + checkpoints of completed ones -> the whole corpus.
 
-    Input: ``(archive, packed rows)`` batches (``ReadAndProcessArchives``: documents, dead
-    letters and funnel events, the per-file stages' drops among them as counts). Output: a
-    dict with ``docs``, ``dead_letter`` and ``stats`` (unkeyed events) covering fresh and
-    resumed archives alike. The branch that reads checkpoints back exists only in a run
-    that resumes some: the FnApiRunner copies every element of a ``Flatten`` once more, and
-    the merge of the two branches would be one, for every document of every run.
+    Input: a dict of ``ReadAndProcessArchives``' outputs (``docs``, ``dead_letter``,
+    ``stats``, whose checkpoint parts ``ProcessArchiveFn`` has written, and ``parts``). The
+    markers of archives read by one worker are written there too; those of archives shared
+    by several workers here, once every split's parts are in (``GroupByFile`` of the small
+    part lists, never of documents). Output: a dict with ``docs``, ``dead_letter`` and
+    ``stats`` covering fresh and resumed archives alike. The branch that reads checkpoints
+    back exists only in a run that resumes some: the FnApiRunner copies every element of a
+    ``Flatten`` once more, and the merge of the two branches would be one, for every
+    document of every run.
     """
 
-    def __init__(
-        self,
-        run_dir: str,
-        total_files: int,
-        resumed_keys: list[str],
-        started_at: float,
-    ) -> None:
+    def __init__(self, run_dir: str, checkpoints: ArchiveCheckpoints, resumed_keys: list[str]):
         super().__init__()
         self.run_dir = run_dir
-        self.total_files = total_files
+        self.checkpoints = checkpoints
         self.resumed_keys = sorted(resumed_keys)
-        self.started_at = started_at
 
     def expand(self, per_file):
-        fresh = (
-            per_file
+        _ = (
+            per_file["parts"]
             | "GroupByFile" >> beam.GroupByKey()
-            | "WriteCheckpoint"
-            >> beam.ParDo(
-                _WriteCheckpointFn(self.run_dir, self.total_files, self.started_at)
-            ).with_outputs(DEAD_TAG, STATS_TAG, main="docs")
+            | "WriteMarker" >> beam.ParDo(_WriteMarkerFn(self.checkpoints))
         )
+        fresh = {k: per_file[k] for k in ("docs", "dead_letter", "stats")}
         if not self.resumed_keys:
-            return {"docs": fresh.docs, "dead_letter": fresh[DEAD_TAG], "stats": fresh[STATS_TAG]}
+            return fresh
         restored = (
-            per_file.pipeline
+            per_file["docs"].pipeline
             | "ListCompleted" >> beam.Create(self.resumed_keys)
             | "SpreadCompleted" >> beam.Reshuffle()
             | "ReadCheckpoint"
@@ -355,8 +353,8 @@ class CheckpointPerFile(beam.PTransform):
             )
         )
         return {
-            "docs": (fresh.docs, restored.docs) | "MergeDocs" >> beam.Flatten(),
-            "dead_letter": (fresh[DEAD_TAG], restored[DEAD_TAG])
+            "docs": (fresh["docs"], restored.docs) | "MergeDocs" >> beam.Flatten(),
+            "dead_letter": (fresh["dead_letter"], restored[DEAD_TAG])
             | "MergeDeadLetters" >> beam.Flatten(),
-            "stats": (fresh[STATS_TAG], restored[STATS_TAG]) | "MergeStats" >> beam.Flatten(),
+            "stats": (fresh["stats"], restored[STATS_TAG]) | "MergeStats" >> beam.Flatten(),
         }

@@ -34,7 +34,7 @@ from kosmos_data.outputs import (
     shard_name,
     stable_shard,
 )
-from kosmos_data.records import DeadLetter, Dropped, Provenance
+from kosmos_data.records import DeadLetter, Provenance
 from kosmos_data.stages import Outcome, dropped_of, run_steps
 from kosmos_data.warc import ReadConfig, iter_records
 
@@ -45,6 +45,9 @@ DEAD_TAG = "dead_letter"
 STATS_TAG = "stats"
 #: Items of a stage's own report (``Outcome.report``; decontamination's per-task matches).
 REPORT_TAG = "report"
+#: ``(archive, [checkpoint part, ...])`` of one split of an archive read by several workers
+#: (``ProcessArchiveFn``), for the marker written once all are in (``CheckpointPerFile``).
+PARTS_TAG = "parts"
 
 
 def _namespace(stage: str) -> str:
@@ -138,32 +141,18 @@ class ApplyStep(beam.PTransform):
         )
 
 
-class _DroppedRows:
-    """``dropped/`` rows of one archive's per-file stages, written per chunk of records."""
+class _Chunk:
+    """What one chunk of an archive's records leaves behind: its ``dropped/`` rows, its
+    documents and dead letters (packed, for the checkpoint part) and its funnel events."""
 
-    def __init__(self, directory: str, path: str, fraction: float) -> None:
-        self.directory = directory
-        self.path = path
-        self.fraction = fraction
-        self.chunk = -1
-        self.rows: list[dict] = []
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.dropped: list[dict] = []
+        self.rows: list[tuple[str, str, bytes]] = []
+        self.events: dict[tuple[str, str, str], int] = {}
 
-    def at(self, chunk: int) -> None:
-        if chunk != self.chunk:
-            self.flush()
-            self.chunk = chunk
-
-    def add(self, d: Dropped) -> None:
-        """Keep the row, if sampled (``OutputConfig.dropped_fraction``)."""
-        if keep_dropped_row(d, self.fraction):
-            self.rows.append(dropped_to_row(d))
-
-    def flush(self) -> None:
-        if self.rows:
-            name = per_file_dropped_name(self.path, self.chunk)
-            data = rows_to_parquet_bytes(self.rows, DROPPED_SCHEMA)
-            publish_bytes(FileSystems.join(self.directory, name), data)
-        self.rows = []
+    def count(self, key: tuple[str, str, str], n: int = 1) -> None:
+        self.events[key] = self.events.get(key, 0) + n
 
 
 class ProcessArchiveFn(beam.DoFn):
@@ -173,32 +162,35 @@ class ProcessArchiveFn(beam.DoFn):
     sampling) depend on one record only, and a raw payload (~100 KB of HTML) is 10-50x the
     document made from it. Running them where the archive is read means no payload ever
     crosses a shuffle or a runner's data plane (on the FnApiRunner each element between
-    fused stages is buffered and copied); only documents, dead letters and the counters of
-    each archive leave. Common Crawl has ~90,000 archives per snapshot, so per-archive
-    parallelism is plenty at scale.
+    fused stages is buffered and copied); only documents, dead letters and counters leave.
+    Common Crawl has ~90,000 archives per snapshot, so per-archive parallelism is plenty at
+    scale.
 
-    Output: ``(archive, rows)``, one element per chunk of ``chunk_records`` records, ``rows``
-    the chunk's documents and dead letters packed (``kosmos_data.checkpoint.packed``: kind,
-    sort key, pickle), the last element of each split also its funnel events (``stats``,
-    ``((kind, stage, reason), n)`` summed over the split), ready for ``CheckpointPerFile``'s
-    grouping by archive. The ``dropped/`` rows of these stages are written here, one
-    Parquet file per chunk (``dropped/perfile-<archive key>-<chunk>.parquet``), and the
-    drops go on as counts only, ``((dropped, stage, reason), n)`` among the funnel events:
-    dropped records, most of an archive's, never cross a shuffle, so a local run's memory
-    does not grow with them. Why batches and counts: a runner's cost per element (on the
-    FnApiRunner ~100 µs of the launcher's time per element and grouping, measured) is paid
-    once per chunk, not once per record, and the one output needs no ``Flatten`` (which the
-    FnApiRunner always materialises: one more copy of every element) before the grouping.
+    Outputs: kept documents (main), ``dead_letter``, ``stats`` (funnel events, summed per
+    split) and ``parts`` (see below). Everything an archive leaves is written here too, per
+    chunk of ``chunk_records`` records: its ``dropped/`` rows
+    (``dropped/perfile-<archive key>-<chunk>.parquet``) and its checkpoint part
+    (``_per_file/<archive key>-<chunk>.parquet``: documents, dead letters and funnel events,
+    ``ArchiveCheckpoints``). Dropped records go on as counts only, ``((dropped, stage,
+    reason), n)`` among the funnel events: most of an archive's records never cross a
+    shuffle, and the runner moves one counter per reason instead of one element per dropped
+    record (on the FnApiRunner ~100 µs of the launcher's time per element and grouping,
+    measured). The archive's completion marker is written once all its parts are: here,
+    when one worker reads the whole archive; otherwise each split sends the list of its
+    parts (``parts``: ``(archive, [part, ...])``, small) to ``CheckpointPerFile``, which
+    writes the marker once it has them all. Documents go on at once, so none waits on a
+    grouping before the corpus-wide stages (the FnApiRunner copies every element of a
+    grouping twice).
 
     An element is ``(path, split, splits, rotation)``: with ``splits`` > 1, each of ``splits``
-    workers reads the whole archive (decompression and record parsing, ~10% of the
-    per-record cost) but runs the steps only on the records of its chunks (record ``i`` is
-    in chunk ``i // chunk_records``; split ``k`` owns the chunks ``c`` with
+    workers reads the whole archive (decompression and record parsing, ~6% of the
+    per-record cost, ``READ_SHARE``) but runs the steps only on the records of its chunks
+    (record ``i`` is in chunk ``i // chunk_records``; split ``k`` owns the chunks ``c`` with
     ``(c + rotation) % splits == k``, ``rotation`` from ``_split_archive``), so one large
     archive uses several cores without sending a payload anywhere. Which records a split
     owns depends only on their order in the archive, so every record is processed exactly
     once whatever the archive holds (no guessing of record boundaries), and the files
-    written do not depend on ``splits``.
+    written (parts included) do not depend on ``splits``.
     """
 
     def __init__(
@@ -206,6 +198,7 @@ class ProcessArchiveFn(beam.DoFn):
         config: ReadConfig,
         steps: Sequence[object],
         dropped_dir: str,
+        checkpoints,
         dropped_fraction: float = 1.0,
         progress: Callable[[int], None] | None = None,
         chunk_records: int = 1024,
@@ -216,84 +209,118 @@ class ProcessArchiveFn(beam.DoFn):
         self.config = config
         self.steps = list(steps)
         self.dropped_dir = dropped_dir
+        #: writes checkpoint parts and markers (``kosmos_data.beam.checkpoint``)
+        self.checkpoints = checkpoints
         self.dropped_fraction = dropped_fraction
         self.progress = progress
         self.counters = _Counters()
 
     def setup(self) -> None:
         self.counters = _Counters()
+        self.checkpoints.setup()
         for step in self.steps:
             step.setup()
 
-    def process(self, element: tuple[str, int, int, int]) -> Iterator[tuple[str, list]]:
+    def process(self, element: tuple[str, int, int, int]) -> Iterator[object]:
         path, split, splits, rotation = element
         start = time.monotonic()
+        size = self.chunk_records
         n = 0  # records of this archive that this split owns
         i = -1  # index of the record in the archive
-        funnel: dict[tuple[str, str, str], int] = {}
         metrics: dict[tuple[str, str], int] = {}
-        drops: dict[tuple[str, str, str], int] = {}  # (dropped, stage, reason) -> records
-        rows = _DroppedRows(self.dropped_dir, path, self.dropped_fraction)
-        batch: list[tuple[str, str, bytes]] = []  # packed documents and dead letters
-        chunk = self.chunk_records
+        totals: dict[tuple[str, str, str], int] = {}  # the split's funnel events
+        parts: list[dict] = []
+        owns_first = rotation % splits == split  # chunk 0's owner counts the file
+        chunk = _Chunk(0)
+        if owns_first:
+            chunk.count((FILES, "", ""))
+        steps_counts: dict[tuple[str, str, str], int] = {}  # the steps' own, for counters
         try:
             with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
                 for rec in iter_records(f, path, self.config):
                     i += 1
-                    if (i // chunk + rotation) % splits != split:
+                    if (i // size + rotation) % splits != split:
                         continue
-                    if i // chunk != rows.chunk and batch:  # one element per chunk
-                        yield path, batch
-                        batch = []
-                    rows.at(i // chunk)
+                    if i // size != chunk.index:
+                        chunk = self._next(path, chunk, i // size, parts, totals)
                     n += 1
+                    chunk.count((RECORDS_IN, "", ""))
                     if isinstance(rec, DeadLetter):
-                        batch.append(self._dead(rec))
+                        yield from self._dead(rec, chunk)
                         continue
                     counts: dict[tuple[str, str, str], int] = {}
                     res = run_steps(self.steps, rec, counts)
                     for key, c in counts.items():
-                        funnel[key] = funnel.get(key, 0) + c
+                        chunk.count(key, c)
+                        steps_counts[key] = steps_counts.get(key, 0) + c
                     if res.record is not None:
-                        batch.append(packed(KIND_DOC, res.record))
+                        chunk.rows.append(packed(KIND_DOC, res.record))
+                        yield res.record
                     elif res.dropped is not None:
                         d = res.dropped
                         mkey = (d.stage, f"dropped_{d.reason}")
                         metrics[mkey] = metrics.get(mkey, 0) + 1
-                        dkey = (DROPPED, d.stage, d.reason)
-                        drops[dkey] = drops.get(dkey, 0) + 1
-                        rows.add(d)
+                        chunk.count((DROPPED, d.stage, d.reason))
+                        if keep_dropped_row(d, self.dropped_fraction):
+                            chunk.dropped.append(dropped_to_row(d))
                     else:
-                        batch.append(self._dead(res.dead))
+                        yield from self._dead(res.dead, chunk)
         except Exception as e:
             # the failure takes the next record's place
-            if ((i + 1) // chunk + rotation) % splits == split:
+            if ((i + 1) // size + rotation) % splits == split:
+                if (i + 1) // size != chunk.index:
+                    chunk = self._next(path, chunk, (i + 1) // size, parts, totals)
                 n += 1
+                chunk.count((RECORDS_IN, "", ""))
                 prov = Provenance(path, f"<file:{path}>", 0, "", "")
-                batch.append(self._dead(DeadLetter("read", "unreadable_file", prov, repr(e))))
-        rows.flush()
-        for key, c in funnel.items():  # the steps' counters, once per archive
+                yield from self._dead(DeadLetter("read", "unreadable_file", prov, repr(e)), chunk)
+        self._next(path, chunk, None, parts, totals)
+        for key, c in steps_counts.items():  # the steps' counters, once per split
             self.counters.inc(key[1], _metric_name(key), c)
         for (stage, name), c in metrics.items():
             self.counters.inc(stage, name, c)
-        events = [(key, funnel[key]) for key in sorted(funnel)]
-        events += [(key, drops[key]) for key in sorted(drops)]  # their rows are written
-        events += [e.value for e in file_read(path, n, self.counters, count_file=split == 0)]
-        yield path, batch + [packed(KIND_STATS, e) for e in events]
+        self.counters.inc("read", "records", n)
+        if owns_first:
+            self.counters.inc("read", "files")
+        for key in sorted(totals):
+            yield TaggedOutput(STATS_TAG, (key, totals[key]))
+        if splits == 1:
+            self.checkpoints.complete(path, parts)
+        else:
+            yield TaggedOutput(PARTS_TAG, (path, parts))
         if self.progress is not None and split == splits - 1:
             self.progress(i + 1)
         part = f" (split {split + 1}/{splits})" if splits > 1 else ""
         log.info("read %s%s: %d records in %.1fs", path, part, n, time.monotonic() - start)
 
-    def _dead(self, d: DeadLetter) -> tuple[str, str, bytes]:
-        self.counters.inc(d.stage, f"dead_letter_{d.reason}")
-        return packed(KIND_DEAD, d)
+    def _dead(self, d: DeadLetter, chunk: _Chunk) -> Iterator[TaggedOutput]:
+        chunk.rows.append(packed(KIND_DEAD, d))
+        yield from _dead(d, self.counters)
+
+    def _next(
+        self, path: str, chunk: _Chunk, index: int | None, parts: list[dict], totals: dict
+    ) -> _Chunk:
+        """Finish ``chunk`` (when it holds anything) and start chunk ``index``."""
+        if chunk.events:
+            parts.append(self._finish(path, chunk, totals))
+        return _Chunk(-1 if index is None else index)
+
+    def _finish(self, path: str, chunk: _Chunk, totals: dict) -> dict:
+        """Write a chunk's ``dropped/`` rows and checkpoint part; its part entry."""
+        if chunk.dropped:
+            name = per_file_dropped_name(path, chunk.index)
+            data = rows_to_parquet_bytes(chunk.dropped, DROPPED_SCHEMA)
+            publish_bytes(FileSystems.join(self.dropped_dir, name), data)
+        for key, c in chunk.events.items():
+            totals[key] = totals.get(key, 0) + c
+        stats = [packed(KIND_STATS, (key, chunk.events[key])) for key in sorted(chunk.events)]
+        return self.checkpoints.write_part(path, chunk.index, chunk.rows + stats)
 
 
 class ReadAndProcessArchives(beam.PTransform):
-    """Archive paths -> ``(archive, packed rows)``: the documents, dead letters and counters
-    (drops included) of each chunk of records, the per-record steps run where each archive is
-    read (see ``ProcessArchiveFn``), ready for ``CheckpointPerFile``.
+    """Archive paths -> documents, dead letters, funnel events (drops included) and the
+    checkpoint parts of shared archives, the per-record steps run where each archive is read
+    (see ``ProcessArchiveFn``), ready for ``CheckpointPerFile``.
 
     A ``Reshuffle`` spreads the (small) paths over workers first: each archive is one unit
     of work, and runners would otherwise keep the whole list on the worker that created it.
@@ -324,7 +351,8 @@ class ReadAndProcessArchives(beam.PTransform):
             | "ListArchives" >> ListArchives(self.paths, self.inputs, self.skip_keys)
             | "SplitArchives" >> beam.FlatMap(_split_archive, self.splits, _positions(self.paths))
             | "SpreadArchives" >> _SpreadEvenly()
-            | "ProcessArchive" >> beam.ParDo(self.fn)
+            | "ProcessArchive"
+            >> beam.ParDo(self.fn).with_outputs(DEAD_TAG, STATS_TAG, PARTS_TAG, main="docs")
         )
 
 

@@ -151,7 +151,7 @@ def test_dataflow_dry_run_job_description(tmp_path):
     for step in (
         "ReadAndProcessArchives", "ReadAndProcessArchives/SpreadArchives",
         "ReadAndProcessArchives/ProcessArchive", "CheckpointPerFile/GroupByFile",
-        "CheckpointPerFile/WriteCheckpoint",
+        "CheckpointPerFile/WriteMarker",
         "WriteRunOutputs/WriteDocs", "WriteRunOutputs/WriteDropped",
         "WriteRunOutputs/WriteDeadLetters", "WriteFunnel", "CorpusBreakdowns",
     ):  # fmt: skip
