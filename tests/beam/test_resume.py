@@ -74,6 +74,20 @@ def test_killed_run_resumes_to_identical_outputs(crawl3, uninterrupted, tmp_path
     assert dir_digest(out / "_per_file") == dir_digest(uninterrupted / "_per_file")
 
 
+def test_resume_with_other_archive_splits(crawl3, uninterrupted, tmp_path):
+    # Checkpoint parts are per chunk of records, whichever worker read them: a run resumed
+    # with archives shared by two workers (their markers written once both splits' parts
+    # are grouped) ends as the uninterrupted one-worker run, checkpoints and markers too.
+    out = tmp_path / "killed"
+    _kill_after_first_marker(crawl3, out)
+    funnel = run_interleaved([str(crawl3 / "*.warc.gz")], out, "--resume", "--archive-splits", "2")
+    counters = funnel["beam_counters"]
+    assert counters["kosmos_data.checkpoint/files_resumed"] == 1
+    assert counters["kosmos_data.checkpoint/files_checkpointed"] == 2
+    for sub in ("docs", "dropped", "dead_letter", "_per_file", "_done"):
+        assert dir_digest(out / sub) == dir_digest(uninterrupted / sub), sub
+
+
 def test_resume_refuses_a_different_job(crawl3, uninterrupted):
     with pytest.raises(ValueError, match="fingerprint"):
         run_interleaved([str(crawl3 / "*.warc.gz")], uninterrupted, "--resume", "--seed", "5")
