@@ -77,7 +77,10 @@ def verify_checkpoints(run_dir: str, markers: list[str]) -> None:
             marker = json.loads(f.read())
         parts = marker.get("parts")
         if not isinstance(parts, list):
-            raise ValueError(f"--resume: marker {path} lists no checkpoint parts")
+            raise ValueError(
+                f"--resume: marker {path} lists no checkpoint parts (a marker of an earlier "
+                "checkpoint layout, or damaged); rerun with --overwrite"
+            )
         for part in parts:
             ckpt = FileSystems.join(run_dir, PER_FILE_DIR, str(part.get("name", "")))
             if not part.get("name") or not FileSystems.exists(ckpt):

@@ -116,3 +116,18 @@ def test_corrupted_checkpoint_is_an_error_not_a_silent_skip(crawl3, uninterrupte
     # still belong together; no funnel.json is left beside an emptied docs/.
     assert {s: dir_digest(out / s) for s in before} == before and before["docs"]
     assert load_funnel(out) == load_funnel(uninterrupted)
+
+
+def test_marker_without_parts_is_refused_before_anything_changes(crawl3, uninterrupted, tmp_path):
+    # A marker of the earlier one-file-per-archive layout (``checkpoint``, no ``parts``).
+    import shutil
+
+    out = tmp_path / "old"
+    shutil.copytree(uninterrupted, out)
+    marker = sorted((out / "_done").glob("*.json"))[0]
+    body = json.loads(marker.read_text())
+    marker.write_text(json.dumps({"path": body["path"], "checkpoint": "x.parquet"}))
+    before = dir_digest(out / "docs")
+    with pytest.raises(ValueError, match="lists no checkpoint parts"):
+        run_interleaved([str(crawl3 / "*.warc.gz")], out, "--resume")
+    assert dir_digest(out / "docs") == before and before
