@@ -64,6 +64,8 @@ def corpus() -> list[Document]:
             add(f"https://gallery.example.test/{b}", render(paragraphs(rng, vocab, 160)), imgs)
         if b == 4:  # only a boilerplate image: nothing left after removal
             add("https://only-logo.example.test/", render(paragraphs(rng, vocab, 160)), [logo])
+    for k in range(2):  # no URL (no key for the URL stage): never URL duplicates of each other
+        add("", render(paragraphs(rng, vocab, 160)), [f"https://img.example.test/nourl{k}.jpg"])
     return docs
 
 
