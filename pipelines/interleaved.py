@@ -40,9 +40,6 @@ from kosmos_data.beam.inputs import expand_inputs
 from kosmos_data.beam.report_stats import CorpusBreakdowns
 from kosmos_data.beam.shards import WriteShards
 from kosmos_data.beam.transforms import (
-    DEAD_TAG,
-    PARTS_TAG,
-    STATS_TAG,
     ProcessArchiveFn,
     ReadAndProcessArchives,
     count_outputs,
@@ -285,9 +282,7 @@ def build(pipeline: beam.Pipeline, config: InterleavedConfig) -> dict[str, beam.
     # an earlier attempt. The per-archive stages' drops are counts among the stats (their
     # dropped/ rows are written per archive): the dropped records below are those of the
     # corpus-wide stages.
-    outputs = {"docs": per_file.docs, "dead_letter": per_file[DEAD_TAG]}
-    outputs |= {"stats": per_file[STATS_TAG], "parts": per_file[PARTS_TAG]}
-    ckpt = outputs | "CheckpointPerFile" >> CheckpointPerFile(out, checkpoints, resumed_keys)
+    ckpt = per_file | "CheckpointPerFile" >> CheckpointPerFile(checkpoints, resumed_keys)
     docs = ckpt["docs"]
     dead = ckpt["dead_letter"]
     # Deduplication, then decontamination (kosmos_data/beam/dedup.py, beam/decontam.py).

@@ -320,7 +320,7 @@ class _ReadCheckpointFn(beam.DoFn):
 class CheckpointPerFile(beam.PTransform):
     """Per-file outputs of fresh archives + checkpoints of completed ones -> the whole corpus.
 
-    Input: a dict of ``ReadAndProcessArchives``' outputs (``docs``, ``dead_letter``,
+    Input: ``ReadAndProcessArchives``' dict of outputs (``docs``, ``dead_letter``,
     ``stats``, whose checkpoint parts ``ProcessArchiveFn`` has written, and ``parts``). The
     markers of archives read by one worker are written there too; those of archives shared
     by several workers here, once every split's parts are in (``GroupByFile`` of the small
@@ -331,9 +331,8 @@ class CheckpointPerFile(beam.PTransform):
     document of every run.
     """
 
-    def __init__(self, run_dir: str, checkpoints: ArchiveCheckpoints, resumed_keys: list[str]):
+    def __init__(self, checkpoints: ArchiveCheckpoints, resumed_keys: list[str]) -> None:
         super().__init__()
-        self.run_dir = run_dir
         self.checkpoints = checkpoints
         self.resumed_keys = sorted(resumed_keys)
 
@@ -351,7 +350,7 @@ class CheckpointPerFile(beam.PTransform):
             | "ListCompleted" >> beam.Create(self.resumed_keys)
             | "SpreadCompleted" >> beam.Reshuffle()
             | "ReadCheckpoint"
-            >> beam.ParDo(_ReadCheckpointFn(self.run_dir)).with_outputs(
+            >> beam.ParDo(_ReadCheckpointFn(self.checkpoints.run_dir)).with_outputs(
                 DEAD_TAG, STATS_TAG, main="docs"
             )
         )

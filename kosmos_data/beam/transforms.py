@@ -225,16 +225,13 @@ class ProcessArchiveFn(beam.DoFn):
         path, split, splits, rotation = element
         start = time.monotonic()
         size = self.chunk_records
-        n = 0  # records of this archive that this split owns
         i = -1  # index of the record in the archive
-        metrics: dict[tuple[str, str], int] = {}
         totals: dict[tuple[str, str, str], int] = {}  # the split's funnel events
         parts: list[dict] = []
         owns_first = rotation % splits == split  # chunk 0's owner counts the file
         chunk = _Chunk(0)
         if owns_first:
             chunk.count((FILES, "", ""))
-        steps_counts: dict[tuple[str, str, str], int] = {}  # the steps' own, for counters
         try:
             with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
                 for rec in iter_records(f, path, self.config):
@@ -242,24 +239,18 @@ class ProcessArchiveFn(beam.DoFn):
                     if (i // size + rotation) % splits != split:
                         continue
                     if i // size != chunk.index:
-                        chunk = self._next(path, chunk, i // size, parts, totals)
-                    n += 1
+                        self._close(path, chunk, parts, totals)
+                        chunk = _Chunk(i // size)
                     chunk.count((RECORDS_IN, "", ""))
                     if isinstance(rec, DeadLetter):
                         yield from self._dead(rec, chunk)
                         continue
-                    counts: dict[tuple[str, str, str], int] = {}
-                    res = run_steps(self.steps, rec, counts)
-                    for key, c in counts.items():
-                        chunk.count(key, c)
-                        steps_counts[key] = steps_counts.get(key, 0) + c
+                    res = run_steps(self.steps, rec, chunk.events)
                     if res.record is not None:
                         chunk.rows.append(packed(KIND_DOC, res.record))
                         yield res.record
                     elif res.dropped is not None:
                         d = res.dropped
-                        mkey = (d.stage, f"dropped_{d.reason}")
-                        metrics[mkey] = metrics.get(mkey, 0) + 1
                         chunk.count((DROPPED, d.stage, d.reason))
                         if keep_dropped_row(d, self.dropped_fraction):
                             chunk.dropped.append(dropped_to_row(d))
@@ -269,19 +260,19 @@ class ProcessArchiveFn(beam.DoFn):
             # the failure takes the next record's place
             if ((i + 1) // size + rotation) % splits == split:
                 if (i + 1) // size != chunk.index:
-                    chunk = self._next(path, chunk, (i + 1) // size, parts, totals)
-                n += 1
+                    self._close(path, chunk, parts, totals)
+                    chunk = _Chunk((i + 1) // size)
                 chunk.count((RECORDS_IN, "", ""))
                 prov = Provenance(path, f"<file:{path}>", 0, "", "")
                 yield from self._dead(DeadLetter("read", "unreadable_file", prov, repr(e)), chunk)
-        self._next(path, chunk, None, parts, totals)
-        for key, c in steps_counts.items():  # the steps' counters, once per split
-            self.counters.inc(key[1], _metric_name(key), c)
-        for (stage, name), c in metrics.items():
-            self.counters.inc(stage, name, c)
+        self._close(path, chunk, parts, totals)
+        n = totals.get((RECORDS_IN, "", ""), 0)  # records of this archive this split owns
         self.counters.inc("read", "records", n)
-        if owns_first:
-            self.counters.inc("read", "files")
+        for key, c in totals.items():  # Beam counters, once per split
+            if key[0] == FILES:
+                self.counters.inc("read", "files")
+            elif key[0] != RECORDS_IN:  # the steps' counters and dropped_<reason>
+                self.counters.inc(key[1], _metric_name(key), c)
         for key in sorted(totals):
             yield TaggedOutput(STATS_TAG, (key, totals[key]))
         if splits == 1:
@@ -297,16 +288,11 @@ class ProcessArchiveFn(beam.DoFn):
         chunk.rows.append(packed(KIND_DEAD, d))
         yield from _dead(d, self.counters)
 
-    def _next(
-        self, path: str, chunk: _Chunk, index: int | None, parts: list[dict], totals: dict
-    ) -> _Chunk:
-        """Finish ``chunk`` (when it holds anything) and start chunk ``index``."""
-        if chunk.events:
-            parts.append(self._finish(path, chunk, totals))
-        return _Chunk(-1 if index is None else index)
-
-    def _finish(self, path: str, chunk: _Chunk, totals: dict) -> dict:
-        """Write a chunk's ``dropped/`` rows and checkpoint part; its part entry."""
+    def _close(self, path: str, chunk: _Chunk, parts: list[dict], totals: dict) -> None:
+        """A chunk that holds anything: write its ``dropped/`` rows and checkpoint part, add
+        its entry to ``parts`` and its funnel events to ``totals``."""
+        if not chunk.events:
+            return
         if chunk.dropped:
             name = per_file_dropped_name(path, chunk.index)
             data = rows_to_parquet_bytes(chunk.dropped, DROPPED_SCHEMA)
@@ -314,13 +300,14 @@ class ProcessArchiveFn(beam.DoFn):
         for key, c in chunk.events.items():
             totals[key] = totals.get(key, 0) + c
         stats = [packed(KIND_STATS, (key, chunk.events[key])) for key in sorted(chunk.events)]
-        return self.checkpoints.write_part(path, chunk.index, chunk.rows + stats)
+        parts.append(self.checkpoints.write_part(path, chunk.index, chunk.rows + stats))
 
 
 class ReadAndProcessArchives(beam.PTransform):
-    """Archive paths -> documents, dead letters, funnel events (drops included) and the
-    checkpoint parts of shared archives, the per-record steps run where each archive is read
-    (see ``ProcessArchiveFn``), ready for ``CheckpointPerFile``.
+    """Archive paths -> a dict of ``docs``, ``dead_letter``, ``stats`` (funnel events, drops
+    included) and ``parts`` (the checkpoint parts of shared archives), the per-record steps
+    run where each archive is read (see ``ProcessArchiveFn``), ready for
+    ``CheckpointPerFile``.
 
     A ``Reshuffle`` spreads the (small) paths over workers first: each archive is one unit
     of work, and runners would otherwise keep the whole list on the worker that created it.
@@ -346,7 +333,7 @@ class ReadAndProcessArchives(beam.PTransform):
         self.skip_keys = tuple(skip_keys)
 
     def expand(self, pbegin):
-        return (
+        out = (
             pbegin
             | "ListArchives" >> ListArchives(self.paths, self.inputs, self.skip_keys)
             | "SplitArchives" >> beam.FlatMap(_split_archive, self.splits, _positions(self.paths))
@@ -354,6 +341,8 @@ class ReadAndProcessArchives(beam.PTransform):
             | "ProcessArchive"
             >> beam.ParDo(self.fn).with_outputs(DEAD_TAG, STATS_TAG, PARTS_TAG, main="docs")
         )
+        return {"docs": out.docs, "dead_letter": out[DEAD_TAG], "stats": out[STATS_TAG],
+                "parts": out[PARTS_TAG]}  # fmt: skip
 
 
 #: Share of an archive's cost in reading it (decompression and record parsing) when every
